@@ -1,0 +1,67 @@
+"""The packed parameter vector θ = [W_1 .. W_L, b_1 .. b_L] and the layout of the workspaces.
+
+scikit-learn keeps ``coefs_`` and ``intercepts_`` as lists of arrays; compiled code gets one
+contiguous θ plus integer offsets instead, so that one epoch call can loop over any number of
+layers and the optimizer and L-BFGS see a single flat vector (the lecture's θ).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each W_k and b_k lives in θ, and where each layer's rows live in the workspaces."""
+
+    units: np.ndarray  # [n_features, hidden..., n_outputs], int64
+    w_off: np.ndarray  # start of W_k (fan_in, fan_out), C order, k = 0..L-1
+    b_off: np.ndarray  # start of b_k (fan_out,)
+    size: int  # len(θ)
+
+    @classmethod
+    def from_units(cls, units) -> "Layout":
+        units = np.asarray(units, dtype=np.int64)
+        sizes_w = units[:-1] * units[1:]
+        w_off = np.concatenate(([0], np.cumsum(sizes_w)[:-1])).astype(np.int64)
+        start_b = int(sizes_w.sum())
+        b_off = (start_b + np.concatenate(([0], np.cumsum(units[1:])[:-1]))).astype(np.int64)
+        return cls(units, w_off, b_off, int(start_b + units[1:].sum()))
+
+    @property
+    def n_layers(self) -> int:
+        """L, the number of weight matrices (scikit-learn's n_layers_ - 1)."""
+        return len(self.units) - 1
+
+    def pack(self, coefs, intercepts, dtype) -> np.ndarray:
+        theta = np.empty(self.size, dtype=dtype)
+        for k in range(self.n_layers):
+            w = np.asarray(coefs[k])
+            theta[self.w_off[k] : self.w_off[k] + w.size] = w.ravel()
+            theta[self.b_off[k] : self.b_off[k] + self.units[k + 1]] = intercepts[k]
+        return theta
+
+    def unpack(self, theta):
+        """Copies of (coefs, intercepts) as scikit-learn's lists of arrays."""
+        coefs, intercepts = [], []
+        for k in range(self.n_layers):
+            fan_in, fan_out = int(self.units[k]), int(self.units[k + 1])
+            start = int(self.w_off[k])
+            coefs.append(theta[start : start + fan_in * fan_out].reshape(fan_in, fan_out).copy())
+            intercepts.append(theta[self.b_off[k] : self.b_off[k] + fan_out].copy())
+        return coefs, intercepts
+
+    def workspace(self, n_rows: int, dtype):
+        """Buffers for a batch of up to n_rows samples, allocated once per fit.
+
+        h      rows of h_0 (the gathered inputs) .. h_L (= ŷ), per layer, offsets ``h_off``
+        grad_a rows of grad a_1 .. grad a_L, per layer, offsets ``h_off[k] - h_off[1]``
+        wt     room for one transposed W_k, used for grad_h_{k-1} = grad_a_k W_kᵀ
+        """
+        h_off = np.concatenate(([0], np.cumsum(n_rows * self.units))).astype(np.int64)
+        h = np.empty(int(h_off[-1]), dtype=dtype)
+        grad_a = np.empty(int(h_off[-1] - h_off[1]), dtype=dtype)
+        wt = np.empty(int((self.units[:-1] * self.units[1:]).max()), dtype=dtype)
+        return h_off, h, grad_a, wt

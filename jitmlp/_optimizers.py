@@ -1,0 +1,72 @@
+"""Parameter updates on the packed vector θ = [W_1 .. W_L, b_1 .. b_L], compiled.
+
+The update rules are scikit-learn's (``sklearn/neural_network/_stochastic_optimizers.py``),
+applied element by element to the packed θ, which is the same arithmetic as applying them to each
+of scikit-learn's per-layer arrays. The per-epoch parts of the optimizers (the ``invscaling``
+schedule, the ``adaptive`` division by 5) live in the Python driver, which passes the current
+learning rate in.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._config import PARALLEL_MIN_ELEMENTS, jit, jit_parallel
+
+SGD, ADAM = 0, 1
+SOLVERS = {"sgd": SGD, "adam": ADAM}
+_CHUNK = 4096
+
+
+@jit
+def _sgd_chunk(theta, grad, velocity, mu, eta, nesterov, p0, p1):
+    for p in range(p0, p1):
+        v = mu * velocity[p] - eta * grad[p]
+        velocity[p] = v
+        if nesterov:
+            theta[p] += mu * v - eta * grad[p]
+        else:
+            theta[p] += v
+
+
+@jit
+def _adam_chunk(theta, grad, m, v, b1, b2, eta, eps, p0, p1):
+    one = theta.dtype.type(1)
+    for p in range(p0, p1):
+        g = grad[p]
+        mp = b1 * m[p] + (one - b1) * g
+        vp = b2 * v[p] + (one - b2) * (g * g)
+        m[p] = mp
+        v[p] = vp
+        theta[p] += -eta * mp / (np.sqrt(vp) + eps)
+
+
+@jit_parallel
+def sgd_update(theta, grad, velocity, learning_rate, momentum, nesterov):
+    """velocity = μ·velocity - η·grad; θ += velocity (or μ·velocity - η·grad with Nesterov)."""
+    T = theta.dtype.type
+    mu, eta = T(momentum), T(learning_rate)
+    n = theta.shape[0]
+    if n >= PARALLEL_MIN_ELEMENTS:
+        for c in prange((n + _CHUNK - 1) // _CHUNK):
+            _sgd_chunk(theta, grad, velocity, mu, eta, nesterov, c * _CHUNK, min(n, (c + 1) * _CHUNK))
+    else:
+        _sgd_chunk(theta, grad, velocity, mu, eta, nesterov, 0, n)
+
+
+@jit_parallel
+def adam_update(theta, grad, m, v, t, learning_rate_init, beta_1, beta_2, epsilon):
+    """One Adam step at time step t (t counts updates, starting at 1)."""
+    T = theta.dtype.type
+    b1, b2, eps = T(beta_1), T(beta_2), T(epsilon)
+    # the step size in float64 as scikit-learn computes it, then used in θ's dtype
+    eta = T(learning_rate_init * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t))
+    n = theta.shape[0]
+    if n >= PARALLEL_MIN_ELEMENTS:
+        for c in prange((n + _CHUNK - 1) // _CHUNK):
+            _adam_chunk(theta, grad, m, v, b1, b2, eta, eps, c * _CHUNK, min(n, (c + 1) * _CHUNK))
+    else:
+        _adam_chunk(theta, grad, m, v, b1, b2, eta, eps, 0, n)

@@ -1,0 +1,93 @@
+"""Output function O, its loss, and grad a_L, in canonical pairs.
+
+Each pair is chosen so that the gradient of the loss w.r.t. the output pre-activation is
+grad a_L = ŷ - y (the lecture's -(e(y) - ŷ)):
+
+=============  ===========  ========================================  ==================
+public loss    O (a_L)      per-sample loss                            used for
+=============  ===========  ========================================  ==================
+log_loss       softmax      -Σ_o y_o log ŷ_o                            multiclass
+log_loss       logistic     -Σ_o [y_o log ŷ_o + (1-y_o) log(1-ŷ_o)]     binary, multilabel
+squared_error  identity     ½ Σ_o (y_o - ŷ_o)²  (reported ÷ n_outputs)   regression
+poisson        exp          Σ_o [y_o log(y_o/ŷ_o) - y_o + ŷ_o]          count regression
+=============  ===========  ========================================  ==================
+
+Probabilities are clipped to [eps, 1 - eps] inside the log exactly as scikit-learn clips them,
+and softmax is shifted by the row maximum. The reported squared error is divided by the number
+of outputs, as scikit-learn reports it, while the gradient is that of the sum over outputs (also
+as scikit-learn computes it); the two agree for a single output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._config import jit
+from ._elementary import exp, logistic
+
+O_IDENTITY, O_LOGISTIC, O_SOFTMAX, O_EXP = 0, 1, 2, 3
+OUTPUTS = {"identity": O_IDENTITY, "logistic": O_LOGISTIC, "softmax": O_SOFTMAX, "exp": O_EXP}
+
+
+@jit
+def O_row(a, code):
+    """ŷ = O(a_L) in place for one row."""
+    n = a.shape[0]
+    if code == O_LOGISTIC:
+        for j in range(n):
+            a[j] = logistic(a[j])
+    elif code == O_SOFTMAX:
+        m = a[0]
+        for j in range(1, n):
+            if a[j] > m:
+                m = a[j]
+        s = a.dtype.type(0)
+        for j in range(n):
+            a[j] = exp(a[j] - m)
+            s += a[j]
+        for j in range(n):
+            a[j] /= s
+    elif code == O_EXP:
+        for j in range(n):
+            a[j] = exp(a[j])
+
+
+@jit
+def _xlogy(x, y):
+    """x log y with 0 log y = 0, as scipy.special.xlogy (float64)."""
+    if x == 0.0:
+        return 0.0
+    return x * np.log(y)
+
+
+@jit
+def sample_loss(y_hat, y, code, eps):
+    """The loss of one sample summed over outputs, in float64 (the pairs of the table above)."""
+    total = 0.0
+    n = y_hat.shape[0]
+    if code == O_IDENTITY:
+        for j in range(n):
+            d = float(y[j]) - float(y_hat[j])
+            total += 0.5 * d * d
+    elif code == O_SOFTMAX:
+        for j in range(n):
+            p = min(max(float(y_hat[j]), eps), 1.0 - eps)
+            total -= _xlogy(float(y[j]), p)
+    elif code == O_LOGISTIC:
+        for j in range(n):
+            p = min(max(float(y_hat[j]), eps), 1.0 - eps)
+            t = float(y[j])
+            total -= _xlogy(t, p) + _xlogy(1.0 - t, 1.0 - p)
+    else:  # O_EXP with the Poisson deviance
+        for j in range(n):
+            t = float(y[j])
+            p = float(y_hat[j])
+            total += _xlogy(t, t / p) - t + p
+    return total
+
+
+@jit
+def grad_a_L_row(y_hat, y, w, grad_a):
+    """grad a_L = (ŷ - y)·w for one sample of weight w: the canonical pairs' shared gradient."""
+    for j in range(y_hat.shape[0]):
+        grad_a[j] = (y_hat[j] - y[j]) * w
