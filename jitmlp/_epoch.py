@@ -22,6 +22,7 @@ from ._config import jit, jit_parallel
 from ._layers import matmul, matmul_serial, matmul_tn, transpose
 from ._optimizers import ADAM, adam_update, sgd_update
 from ._outputs import O_IDENTITY, O_row, grad_a_L_row, sample_loss
+from ._sparse import csr_matmul, csr_matmul_rows, csr_matmul_tn
 
 
 @jit
@@ -63,13 +64,21 @@ def bias_O(a, b, out):
 
 
 @jit
-def forward(theta, units, w_off, b_off, act, out, h_buf, h_off, nb):
-    """Forward pass of nb rows whose inputs are already in h_0; leaves ŷ in h_L."""
+def forward(theta, units, w_off, b_off, act, out, h_buf, h_off, nb, X_csr, idx):
+    """Forward pass of nb rows; leaves ŷ in h_L.
+
+    Dense input has been gathered into h_0; sparse input (X_csr = (data, indices, indptr), not
+    empty) is read from its stored non-zeros by the first layer directly.
+    """
     L = units.shape[0] - 1
+    sparse = X_csr[2].shape[0] > 0
     for k in range(L):
         h_prev = rows(h_buf, h_off[k], nb, units[k])
         a = rows(h_buf, h_off[k + 1], nb, units[k + 1])
-        matmul(h_prev, W_k(theta, units, w_off, k), a)
+        if k == 0 and sparse:
+            csr_matmul(X_csr[0], X_csr[1], X_csr[2], idx, W_k(theta, units, w_off, k), a)
+        else:
+            matmul(h_prev, W_k(theta, units, w_off, k), a)
         if k < L - 1:
             bias_g(a, b_k(theta, units, b_off, k), act)
         else:
@@ -88,7 +97,8 @@ def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, out, eps):
 
 
 @jit
-def backward(theta, grad, units, w_off, b_off, act, alpha, sw_sum, h_buf, h_off, ga_buf, wt, nb):
+def backward(theta, grad, units, w_off, b_off, act, alpha, sw_sum, h_buf, h_off, ga_buf, wt, nb,
+             X_csr, idx):
     """Backward pass from grad a_L (already in the workspace) down to grad W_1, grad b_1."""
     L = units.shape[0] - 1
     T = theta.dtype.type
@@ -104,7 +114,10 @@ def backward(theta, grad, units, w_off, b_off, act, alpha, sw_sum, h_buf, h_off,
         gW = W_k(grad, units, w_off, k)
         gb = b_k(grad, units, b_off, k)
         # grad W_k = (h_{k-1}ᵀ grad a_k + α W_k) / Σw
-        matmul_tn(h_prev, grad_a, gW)
+        if k == 0 and X_csr[2].shape[0] > 0:
+            csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], idx, grad_a, gW)
+        else:
+            matmul_tn(h_prev, grad_a, gW)
         for i in range(fan_in):
             for j in range(fan_out):
                 gW[i, j] = (gW[i, j] + alpha_t * W[i, j]) / sw_sum_t
@@ -135,12 +148,17 @@ def sum_sq_weights(theta, units, w_off):
 
 
 @jit
-def batch_loss_and_grad(X, Y, sw, idx, theta, grad, units, w_off, b_off, act, out, eps, alpha,
-                        h_buf, h_off, ga_buf, wt):
-    """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``."""
+def batch_loss_and_grad(X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out, eps,
+                        alpha, h_buf, h_off, ga_buf, wt):
+    """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``.
+
+    X is dense (n, n_features) with X_csr = three empty arrays, or X is empty and X_csr holds
+    the CSR (data, indices, indptr) of the input.
+    """
     nb = idx.shape[0]
-    gather_rows(X, idx, rows(h_buf, h_off[0], nb, units[0]))
-    forward(theta, units, w_off, b_off, act, out, h_buf, h_off, nb)
+    if X_csr[2].shape[0] == 0:
+        gather_rows(X, idx, rows(h_buf, h_off[0], nb, units[0]))
+    forward(theta, units, w_off, b_off, act, out, h_buf, h_off, nb, X_csr, idx)
     L = units.shape[0] - 1
     y_hat = rows(h_buf, h_off[L], nb, units[L])
     ga_L = rows(ga_buf, h_off[L] - h_off[1], nb, units[L])
@@ -150,12 +168,13 @@ def batch_loss_and_grad(X, Y, sw, idx, theta, grad, units, w_off, b_off, act, ou
         sw_sum += float(sw[idx[r]])
     if out == O_IDENTITY:
         data_loss /= units[L]  # scikit-learn reports the squared error averaged over outputs
-    backward(theta, grad, units, w_off, b_off, act, alpha, sw_sum, h_buf, h_off, ga_buf, wt, nb)
+    backward(theta, grad, units, w_off, b_off, act, alpha, sw_sum, h_buf, h_off, ga_buf, wt, nb,
+             X_csr, idx)
     return data_loss / sw_sum + 0.5 * alpha * sum_sq_weights(theta, units, w_off) / sw_sum
 
 
 @jit
-def run_epoch(X, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act, out, eps, alpha,
+def run_epoch(X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act, out, eps, alpha,
               batch_size, solver, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon,
               state_1, state_2, t, h_buf, h_off, ga_buf, wt):
     """One pass over the samples in ``sample_idx`` order, updating θ after every minibatch.
@@ -168,7 +187,7 @@ def run_epoch(X, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act, out, 
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         idx = sample_idx[start:stop]
-        loss = batch_loss_and_grad(X, Y, sw, idx, theta, grad, units, w_off, b_off, act, out,
+        loss = batch_loss_and_grad(X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out,
                                    eps, alpha, h_buf, h_off, ga_buf, wt)
         accumulated_loss += loss * (stop - start)
         if solver == ADAM:
@@ -180,9 +199,10 @@ def run_epoch(X, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act, out, 
 
 
 @jit_parallel
-def predict_forward(X, theta, units, w_off, b_off, act, out, chunk):
-    """ŷ for every row of X: row chunks in parallel, each forward pass on one thread."""
-    n = X.shape[0]
+def predict_forward(X, X_csr, n, theta, units, w_off, b_off, act, out, chunk):
+    """ŷ for the n rows of X (dense, or CSR in X_csr): row chunks in parallel, one thread each."""
+    sparse = X_csr[2].shape[0] > 0
+    all_rows = np.arange(n)
     L = units.shape[0] - 1
     y_hat = np.empty((n, units[L]), dtype=theta.dtype)
     width = 0
@@ -195,12 +215,17 @@ def predict_forward(X, theta, units, w_off, b_off, act, out, chunk):
         # two buffers used in turn as h_{k-1} and a_k (per chunk, not per row)
         bufs = (np.empty(nb * width, dtype=theta.dtype), np.empty(nb * width, dtype=theta.dtype))
         h_prev = rows(bufs[0], 0, nb, units[0])
-        for r in range(nb):
-            for i in range(units[0]):
-                h_prev[r, i] = X[r0 + r, i]
+        if not sparse:
+            for r in range(nb):
+                for i in range(units[0]):
+                    h_prev[r, i] = X[r0 + r, i]
         for k in range(L):
             a = rows(bufs[(k + 1) % 2], 0, nb, units[k + 1])
-            matmul_serial(h_prev, W_k(theta, units, w_off, k), a)
+            if k == 0 and sparse:
+                csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], all_rows[r0 : r0 + nb],
+                                W_k(theta, units, w_off, k), a, 0, nb)
+            else:
+                matmul_serial(h_prev, W_k(theta, units, w_off, k), a)
             if k < L - 1:
                 bias_g_rows(a, b_k(theta, units, b_off, k), act, 0, nb)
             else:

@@ -17,6 +17,7 @@ from numbers import Integral, Real
 import numba
 import numpy as np
 import scipy.optimize
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -38,6 +39,24 @@ from ._optimizers import ADAM, SOLVERS
 from ._outputs import OUTPUTS
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+_INDEX = np.int64  # index dtype of the CSR arrays handed to compiled code
+
+
+def _kernel_input(X, dtype):
+    """(X_dense, X_csr) for compiled code: exactly one of the two is non-empty.
+
+    Dense input becomes C-contiguous in ``dtype``; sparse input becomes canonical CSR
+    (data, indices, indptr) without ever being densified.
+    """
+    if sp.issparse(X):
+        X = sp.csr_matrix(X, dtype=dtype, copy=False)
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        csr = (np.ascontiguousarray(X.data), X.indices.astype(_INDEX), X.indptr.astype(_INDEX))
+        return np.empty((0, 0), dtype=dtype), csr
+    empty = (np.empty(0, dtype=dtype), np.empty(0, dtype=_INDEX), np.empty(0, dtype=_INDEX))
+    return np.ascontiguousarray(X, dtype=dtype), empty
 
 
 @contextlib.contextmanager
@@ -199,7 +218,6 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 f"training on {X.dtype} data; convert X to {self.coefs_[0].dtype}."
             )
         # compiled code wants C-contiguous arrays of one dtype: convert once, here
-        X = np.ascontiguousarray(X)
         y = np.ascontiguousarray(y, dtype=X.dtype)
         with _numba_threads(self.n_jobs):
             if self.solver in _STOCHASTIC_SOLVERS:
@@ -219,6 +237,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         n = X.shape[0]
         sw = np.ones(n, dtype=X.dtype) if sample_weight is None else sample_weight
         idx = np.arange(n, dtype=np.int64)
+        X_dense, X_csr = _kernel_input(X, X.dtype)
         h_off, h_buf, ga_buf, wt = layout.workspace(n, X.dtype)
         theta = np.empty(layout.size, dtype=X.dtype)
         grad = np.empty(layout.size, dtype=X.dtype)
@@ -227,7 +246,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         def loss_grad(packed):
             theta[:] = packed
-            loss = batch_loss_and_grad(X, y, sw, idx, theta, grad, units, w_off, b_off, act, out,
+            loss = batch_loss_and_grad(X_dense, X_csr, y, sw, idx, theta, grad, units, w_off, b_off, act, out,
                                        eps, float(self.alpha), h_buf, h_off, ga_buf, wt)
             return loss, grad.astype(np.float64)
 
@@ -271,7 +290,6 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if early_stopping:
             X_train, y_train, sw_train, X_val, y_val, sw_val = self._validation_split(
                 X, y, sample_weight)
-            X_train = np.ascontiguousarray(X_train)
             y_train = np.ascontiguousarray(y_train)
         else:
             X_train, y_train, sw_train = X, y, sample_weight
@@ -280,6 +298,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if sw_train is None:
             sw_train = np.ones(n_samples, dtype=X.dtype)
         sample_idx = np.arange(n_samples, dtype=np.int64)
+        X_dense, X_csr = _kernel_input(X_train, X.dtype)
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
         else:
@@ -301,7 +320,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
                 accumulated_loss, opt.t = run_epoch(
-                    X_train, y_train, sw_train, sample_idx, theta, grad, units, w_off, b_off,
+                    X_dense, X_csr, y_train, sw_train, sample_idx, theta, grad, units, w_off, b_off,
                     act, out, eps, float(self.alpha), batch_size, opt.solver, opt.learning_rate,
                     float(self.momentum), bool(self.nesterovs_momentum), float(self.beta_1),
                     float(self.beta_2), float(self.epsilon), opt.state_1, opt.state_2, opt.t,
@@ -412,15 +431,22 @@ class BaseMultilayerPerceptron(BaseEstimator):
     def _forward_pass_fast(self, X, check_input=True):
         """ŷ = O(a_L) for every row of X, computed in compiled code."""
         if check_input:
-            X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                              dtype=(np.float64, np.float32))
         # the product's dtype as numpy would give it: float32 only if both X and W are float32
         dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
         layout = Layout.from_units([X.shape[1]] + [c.shape[1] for c in self.coefs_])
         theta = layout.pack(self.coefs_, self.intercepts_, dtype)
-        X = np.ascontiguousarray(X, dtype=dtype)
+        X_dense, X_csr = _kernel_input(X, dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout)
         with _numba_threads(self.n_jobs):
-            return predict_forward(X, theta, units, w_off, b_off, act, out, PREDICT_CHUNK)
+            return predict_forward(X_dense, X_csr, X.shape[0], theta, units, w_off, b_off, act,
+                                   out, PREDICT_CHUNK)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)
@@ -465,7 +491,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         )
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32),
                              reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -645,7 +672,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         return self._score_with_function(X, y, sample_weight, r2_score)
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             y_numeric=True,
                              dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
