@@ -17,14 +17,20 @@ freezes closure variables as typed constants); an ``overload`` of a private stub
 float32 or float64 closure, and the public functions are ``jit(inline="always")`` wrappers
 around those stubs. Integer arguments are converted to float64, like numpy.
 
+Flags: the overload implementations are compiled as separate functions with the project's
+fastmath/error-model options (``_config``) and then inlined by LLVM, which keeps fast-math
+flags per instruction; so a caller compiled with other flags (even ``fastmath=True``, whose
+``reassoc`` would otherwise undo the Cody-Waite reduction) gets the same results.
+
 Methods
 -------
 exp
     ``x = k*ln2 + r`` with ``k = round(x/ln2)`` obtained by the "shifter" trick
     ``t = x*log2(e) + 1.5*2**p`` (the integer ``k`` sits in the low bits of ``t``, read with a
-    bit cast, so no float->int conversion that NaN could poison), Cody-Waite two-part ln2 so
-    ``r`` is exact to well below 1 ulp, ``|r| <= ln2/2``; ``exp(r)`` by its Taylor polynomial
-    (degree 13 in float64, 7 in float32; truncation error < 0.05 ulp) in Horner form;
+    bit cast, so no float->int conversion that NaN could poison; ``float(k)`` is then exact),
+    Cody-Waite two-part ln2 so ``r`` is exact to well below 1 ulp, ``|r| <= ln2/2``;
+    ``exp(r)`` by its Taylor polynomial (degree 13 in float64, 7 in float32; truncation
+    error < 0.15 ulp) in Horner form;
     ``2**k`` applied as two power-of-two factors ``2**(k//2) * 2**(k - k//2)`` built from
     exponent bits, so overflow gives ``inf`` and gradual underflow gives correctly scaled
     subnormals (a single rounding). ``x`` is first clamped to ``[lo, hi]`` just outside the
@@ -33,7 +39,7 @@ tanh
     ``|x| < 0.625``: ``x + x*s*R(s)``, ``s = x*x``, with the Cephes minimax forms (rational
     P2/Q3 in float64, degree-4 polynomial in float32): no cancellation near 0.
     ``|x| >= 0.625``: ``1 - 2/(exp(2|x|) + 1)`` (here the result is >= 0.55, so no
-    cancellation), ``|x|`` clamped where tanh rounds to 1 (20 / 9) so ``exp`` never overflows.
+    cancellation), ``|x|`` clamped where tanh rounds to 1 (20 / 9.5) so ``exp`` never overflows.
     Both branches are computed and one is selected; the sign is restored with ``copysign``
     (so ``tanh(-0.0) = -0.0`` and NaN stays NaN).
 logistic
@@ -41,21 +47,25 @@ logistic
     and for very negative ``x`` the (subnormal) result stays accurate where
     ``1/(1+exp(-x))`` would give 0.
 
-Measured accuracy (``scripts/bench_elementary.py --accuracy``; 10**7 uniform points in
-[-50, 50], 10**6 in [-1, 1], dense grids around 0, the tanh branch point and the overflow /
-underflow / saturation thresholds; error in ulp of the result dtype, against an 80-bit
-long-double reference rounded to the dtype, i.e. against the correctly rounded value):
+Measured accuracy (``python scripts/bench_elementary.py --accuracy``: 10**7 uniform points in
+[-50, 50], 10**6 in [-1, 1], dense grids near 0, around the tanh branch point and the
+overflow / underflow / saturation thresholds, both signs). Max error in ulp of the result
+dtype against an 80-bit long-double reference rounded to the dtype (the correctly rounded
+value), and max distance to numpy / scipy.special.expit in the same dtype (logistic: where
+scipy is itself accurate; its ``1/(1+exp(-x))`` underflows to 0 early for x << 0):
 
-    ======== ======= =======
-    function float64 float32
-    ======== ======= =======
-    exp      1       1
-    tanh     2       2
-    logistic 2       2
-    ======== ======= =======
+    ======== ============ ============ ============ ============
+    function f64 vs exact f64 vs numpy f32 vs exact f32 vs numpy
+    ======== ============ ============ ============ ============
+    exp      1            1            1            2
+    tanh     1            2            1            2
+    logistic 2            3            2            3
+    ======== ============ ============ ============ ============
 
-(numbers are the max over all points; the vs-numpy/scipy distances are at most one more.)
-FMA contraction (``fastmath={"contract"}``) is allowed and changes nothing above.
+``tests/test_elementary.py`` asserts <= 2 ulp vs exact and <= 3 ulp vs numpy/scipy.
+Speed (same script, 10**6 elements, AVX-512 EPYC): about 0.3 / 0.7 ns per element for tanh
+in float32 / float64 against 11 ns for ``np.tanh`` in the same numba loop; exp and logistic
+about 0.2 / 0.55 ns against 1.7 / 2.8 ns.
 """
 
 from __future__ import annotations
@@ -66,7 +76,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic, overload, register_jitable
 
-from jitmlp._config import jit
+from jitmlp._config import ERROR_MODEL, FASTMATH, jit
 
 __all__ = ["exp", "tanh", "logistic"]
 
@@ -108,6 +118,25 @@ def _bits_float(typingctx, i, like):
     return like(i, like), codegen
 
 
+@intrinsic
+def _int_to_float(typingctx, i, like):
+    """Value conversion of integer ``i`` (truncated to ``like``'s width) to ``like``'s type."""
+    if not isinstance(i, types.Integer) or not isinstance(like, types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ival = args[0]
+        width = like.bitwidth
+        ity = context.get_value_type(types.int64 if width == 64 else types.int32)
+        if i.bitwidth > width:
+            ival = builder.trunc(ival, ity)
+        elif i.bitwidth < width:
+            ival = builder.sext(ival, ity)
+        return builder.sitofp(ival, context.get_value_type(like))
+
+    return like(i, like), codegen
+
+
 # --------------------------------------------------------------------------------------------
 # kernel factories: the same algorithm, with constants typed for one float type
 
@@ -137,13 +166,15 @@ def _make_exp_core(ft):
     @register_jitable(inline="always")
     def exp_core(x):
         t = x * LOG2E + SHIFT  # round(x/ln2) + SHIFT, rounded to an integer by the add
-        kf = t - SHIFT
+        # k is read from the bits of t, not as t - SHIFT: a caller compiled with
+        # fastmath "reassoc" would fold (x*LOG2E + SHIFT) - SHIFT into x*LOG2E
+        k = _float_bits(t) - SHIFT_BITS
+        kf = _int_to_float(k, x)
         r = x - kf * LN2_HI
         r = r - kf * LN2_LO
         p = ZERO
         for c in POLY:
             p = p * r + c
-        k = _float_bits(t) - SHIFT_BITS
         k1 = k >> 1
         k2 = k - k1
         s1 = _bits_float((k1 + BIAS) << MBITS, x)
@@ -229,13 +260,20 @@ def _make_logistic(ft):
 # type dispatch: stubs overloaded per float type
 
 
+# The implementations are compiled as their own functions with the project's flags (not
+# inlined into the caller's numba IR): LLVM still inlines them, and fast-math flags are
+# per-instruction in LLVM, so a caller compiled with e.g. fastmath=True ("reassoc") cannot
+# re-associate the Cody-Waite reduction.
+_JIT_OPTIONS = dict(fastmath=set(FASTMATH), error_model=ERROR_MODEL)
+
+
 def _make_dispatch(factory):
     impls = {types.float32: factory(np.float32), types.float64: factory(np.float64)}
 
     def stub(x):  # pragma: no cover - only the overload below is ever used
         raise NotImplementedError
 
-    @overload(stub, inline="always")
+    @overload(stub, jit_options=_JIT_OPTIONS)
     def _ovl(x):
         if x in impls:
             return impls[x]
@@ -253,17 +291,17 @@ _logistic_stub = _make_dispatch(_make_logistic)
 
 @jit(inline="always")
 def exp(x):
-    """``exp(x)`` for a float32/float64 scalar, same dtype out, max error 1 ulp."""
+    """``exp(x)`` for a float32/float64 scalar, same dtype out; measured max error 1 ulp."""
     return _exp_stub(x)
 
 
 @jit(inline="always")
 def tanh(x):
-    """``tanh(x)`` for a float32/float64 scalar, same dtype out, max error 2 ulp."""
+    """``tanh(x)`` for a float32/float64 scalar, same dtype out; measured max error 1 ulp."""
     return _tanh_stub(x)
 
 
 @jit(inline="always")
 def logistic(x):
-    """``1/(1+exp(-x))`` for a float32/float64 scalar, same dtype out, max error 2 ulp."""
+    """``1/(1+exp(-x))`` for a float32/float64 scalar, same dtype out; measured max 2 ulp."""
     return _logistic_stub(x)

@@ -496,6 +496,12 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                              reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if y.dtype == object and len({isinstance(label, str) for label in np.ravel(y)}) > 1:
+            # scikit-learn fails here with a TypeError from sorting; say what is wrong instead
+            raise ValueError(
+                "Mix of label input types (string and number) in y: labels must be all "
+                "strings or all numbers."
+            )
         if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
