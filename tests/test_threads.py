@@ -1,0 +1,127 @@
+"""Threads: results independent of the thread count; n_jobs sets and restores numba's threads."""
+
+import hashlib
+import os
+import subprocess
+import sys
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+
+import jitmlp._estimators as estimators
+from jitmlp import MLPClassifier, MLPRegressor
+
+FIT_AND_HASH = """
+import hashlib, sys, warnings
+import numpy as np, scipy.sparse as sp
+from sklearn.datasets import make_classification
+from jitmlp import MLPClassifier, MLPRegressor
+warnings.simplefilter("ignore")
+X, y = make_classification(1200, 120, n_informative=30, n_classes=5, random_state=0)
+digest = hashlib.sha256()
+for dtype in (np.float64, np.float32):
+    Xd = X.astype(dtype)
+    for model, Xf, target in [
+        (MLPClassifier((160, 96), max_iter=3, random_state=0, batch_size=300), Xd, y),
+        (MLPClassifier((64,), activation="tanh", solver="sgd", max_iter=2, random_state=1), Xd, y),
+        (MLPRegressor(hidden_layer_sizes=(128,), max_iter=2, random_state=0), Xd, X[:, :3].astype(dtype)),
+        (MLPClassifier((100,), max_iter=2, random_state=0),
+         sp.csr_matrix(np.where(np.abs(Xd) > 1, Xd, 0)), y),
+    ]:
+        model.fit(Xf, target)
+        for w in model.coefs_ + model.intercepts_:
+            digest.update(np.ascontiguousarray(w).tobytes())
+        digest.update(np.ascontiguousarray(model.predict(Xf[:500])).tobytes())
+print(digest.hexdigest())
+"""
+
+
+def _run(threads):
+    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}
+    out = subprocess.run([sys.executable, "-c", FIT_AND_HASH], env=env, capture_output=True,
+                         text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to run two threads")
+def test_bit_identical_weights_for_one_and_two_threads_and_between_runs():
+    one, two, two_again = _run(1), _run(2), _run(2)
+    assert len(one) == 64
+    assert one == two == two_again
+
+
+def test_n_jobs_sets_threads_during_fit_and_restores_them(monkeypatch):
+    seen = []
+    original = estimators.run_epoch
+
+    def spy(*args):
+        seen.append(numba.get_num_threads())
+        return original(*args)
+
+    monkeypatch.setattr(estimators, "run_epoch", spy)
+    before = numba.get_num_threads()
+    X = np.random.default_rng(0).normal(size=(50, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPRegressor(max_iter=2, n_jobs=1).fit(X, X[:, 0])
+    assert seen == [1, 1]
+    assert numba.get_num_threads() == before
+
+
+def test_threads_restored_when_fit_fails(monkeypatch):
+    def boom(*args):
+        assert numba.get_num_threads() == 1
+        raise RuntimeError("kernel failed")
+
+    monkeypatch.setattr(estimators, "run_epoch", boom)
+    before = numba.get_num_threads()
+    X = np.random.default_rng(0).normal(size=(50, 4))
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        MLPRegressor(n_jobs=1).fit(X, X[:, 0])
+    assert numba.get_num_threads() == before
+
+
+def test_n_jobs_none_means_all_of_numbas_threads_and_negative_counts_back(monkeypatch):
+    seen = []
+    original = estimators.run_epoch
+
+    def spy(*args):
+        seen.append(numba.get_num_threads())
+        return original(*args)
+
+    monkeypatch.setattr(estimators, "run_epoch", spy)
+    X = np.random.default_rng(0).normal(size=(50, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        MLPRegressor(max_iter=1).fit(X, X[:, 0])
+        MLPRegressor(max_iter=1, n_jobs=-1).fit(X, X[:, 0])
+    assert seen == [numba.config.NUMBA_NUM_THREADS] * 2
+
+
+def test_grid_search_workers_do_not_oversubscribe():
+    """joblib's process workers get NUMBA_NUM_THREADS = cores // n_jobs; n_jobs=None honours it."""
+    code = (
+        "import numba, numpy as np, warnings\n"
+        "from sklearn.model_selection import GridSearchCV\n"
+        "from jitmlp import MLPClassifier\n"
+        "warnings.simplefilter('ignore')\n"
+        "from joblib import Parallel, delayed\n"
+        "def threads_in_fit(seed):\n"
+        "    import numba\n"
+        "    return numba.config.NUMBA_NUM_THREADS\n"
+        "print(Parallel(n_jobs=2)(delayed(threads_in_fit)(s) for s in range(2)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    cores = os.cpu_count() or 1
+    assert out.stdout.strip() == str([max(1, cores // 2)] * 2)
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    grid = GridSearchCV(MLPClassifier(max_iter=5), {"alpha": [1e-4, 1e-2]}, cv=2, n_jobs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        grid.fit(X, y)
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
