@@ -17,11 +17,57 @@ cache
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numba
 
 FASTMATH = frozenset({"nsz", "arcp", "contract"})
-CACHE = True
 ERROR_MODEL = "numpy"  # no ZeroDivisionError checks in hot loops; IEEE results as numpy gives
+
+
+def _cache_probe():  # a plain function of this file, used to ask numba where it would cache
+    return None
+
+
+def _cache_usable() -> bool:
+    """True if numba finds a writable cache location for this package's kernels."""
+    try:
+        from numba.core.caching import FunctionCache
+
+        FunctionCache(_cache_probe)
+    except Exception:  # numba: "cannot cache function ...: no locator available"
+        return False
+    return True
+
+
+def _drop_stale_cache() -> None:
+    """Delete the package's cached kernels when any of its source files changed.
+
+    numba checks only the timestamp of the file that defines a kernel, but our kernels inline
+    code from other modules (``_elementary``, ``_layers``, ...): after an edit there, a cached
+    epoch would silently keep the old code. A digest of all sources guards against that.
+    """
+    package = Path(__file__).parent
+    cache_dir = package / "__pycache__"
+    digest = hashlib.sha256()
+    for source in sorted(package.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    stamp = cache_dir / "jitmlp-sources.sha256"
+    try:
+        if stamp.is_file() and stamp.read_text() == digest.hexdigest():
+            return
+        for cached in [*cache_dir.glob("*.nbi"), *cache_dir.glob("*.nbc")]:
+            cached.unlink(missing_ok=True)
+        cache_dir.mkdir(exist_ok=True)
+        stamp.write_text(digest.hexdigest())
+    except OSError:  # read-only install: sources cannot change there either
+        pass
+
+
+CACHE = _cache_usable()
+if CACHE:
+    _drop_stale_cache()
 
 
 def jit(func=None, **overrides):
@@ -46,6 +92,13 @@ PARALLEL_MIN_FLOPS = 2.0e5
 # An elementwise pass over fewer elements than this runs on one thread.
 PARALLEL_MIN_ELEMENTS = 32768
 # Rows of the output handled together by one thread (the unit of work split across threads).
+# A multiple of 4 keeps every block on the 4-row register-blocked kernel of _layers.py.
 ROW_BLOCK = 4
+# Layer products with fewer output columns than this (and at least NARROW_MIN_M rows) are computed
+# transposed (Cᵀ = Bᵀ op(A)ᵀ, one thread), so the vectorized loop runs along the long dimension.
+NARROW_N = 16
+NARROW_MIN_M = 16
+# Rows of A per panel of the transpose copy when AT's row length would alias in L1 (see transpose).
+TRANSPOSE_BLOCK = 8
 # Rows per chunk in predict: each chunk runs the whole forward pass on one thread.
 PREDICT_CHUNK = 128
