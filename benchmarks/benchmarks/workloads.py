@@ -215,7 +215,7 @@ def _cache_key(name: str) -> str:
     return f"{name}-{hashlib.sha1(src.encode()).hexdigest()[:12]}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _base_data(name: str, disk_cache: bool):
     if name == "mnist-shape-20k":
         X, y = _base_data("mnist-shape", disk_cache)
@@ -243,7 +243,7 @@ def _base_data(name: str, disk_cache: bool):
     return X, y
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_data(name: str, disk_cache: bool = False):
     """``(X, y)`` of a training workload, in the workload's dtype (C-contiguous, cached).
 
@@ -258,7 +258,7 @@ def load_data(name: str, disk_cache: bool = False):
     return X, y
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_predict_data(disk_cache: bool = False):
     """``(X_fit, y_fit, X_rows)`` of the ``predict-wide`` workload, all float32."""
     w = PREDICT_WIDE
@@ -355,7 +355,7 @@ def n_outputs(workload, y) -> int:
 def layer_shapes(n_features: int, hidden: tuple[int, ...], n_out: int) -> list[tuple[int, int]]:
     """Shapes ``(fan_in, fan_out)`` of every weight matrix W_1 .. W_L."""
     sizes = [n_features, *hidden, n_out]
-    return list(zip(sizes[:-1], sizes[1:]))
+    return list(zip(sizes[:-1], sizes[1:], strict=True))
 
 
 def workload_shapes(workload, X, y) -> list[tuple[int, int]]:
