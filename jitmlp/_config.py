@@ -88,7 +88,7 @@ def jit_parallel(func=None, **overrides):
 # threading policy reads in one file).
 # A layer product smaller than this many flops runs on one thread: waking the thread pool costs
 # microseconds, more than a tiny product takes.
-PARALLEL_MIN_FLOPS = 2.0e5
+PARALLEL_MIN_FLOPS = 2.0e6
 # An elementwise pass over fewer elements than this runs on one thread.
 PARALLEL_MIN_ELEMENTS = 32768
 # Rows of the output handled together by one thread (the unit of work split across threads).

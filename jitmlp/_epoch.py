@@ -140,11 +140,27 @@ def backward(theta, grad, units, w_off, b_off, act, alpha, sw_sum, h_buf, h_off,
 
 @jit
 def sum_sq_weights(theta, units, w_off):
-    """‖W‖² over all weight matrices (biases are not regularized), in float64."""
-    s = 0.0
-    for p in range(w_off[0], w_off[0] + np.sum(units[:-1] * units[1:])):
-        s += float(theta[p]) * float(theta[p])
-    return s
+    """‖W‖² over all weight matrices (biases are not regularized), in float64.
+
+    Eight running sums over interleaved elements, added in a fixed order at the end: a single
+    running sum is bound by the latency of one addition per element.
+    """
+    n = 0
+    for k in range(units.shape[0] - 1):
+        n += units[k] * units[k + 1]
+    w = theta[w_off[0] : w_off[0] + n]
+    s = np.zeros(8)
+    n8 = n - n % 8
+    for p in range(0, n8, 8):
+        for q in range(8):
+            x = float(w[p + q])
+            s[q] += x * x
+    total = 0.0
+    for q in range(8):
+        total += s[q]
+    for p in range(n8, n):
+        total += float(w[p]) * float(w[p])
+    return total
 
 
 @jit

@@ -23,25 +23,29 @@ _CHUNK = 4096
 
 @jit
 def _sgd_chunk(theta, grad, velocity, mu, eta, nesterov, p0, p1):
-    for p in range(p0, p1):
-        v = mu * velocity[p] - eta * grad[p]
-        velocity[p] = v
+    # local views indexed from 0: this form vectorizes (indexing from p0 ran ~7x slower)
+    th, gr, vel = theta[p0:p1], grad[p0:p1], velocity[p0:p1]
+    for p in range(p1 - p0):
+        v = mu * vel[p] - eta * gr[p]
+        vel[p] = v
         if nesterov:
-            theta[p] += mu * v - eta * grad[p]
+            th[p] += mu * v - eta * gr[p]
         else:
-            theta[p] += v
+            th[p] += v
 
 
 @jit
 def _adam_chunk(theta, grad, m, v, b1, b2, eta, eps, p0, p1):
     one = theta.dtype.type(1)
-    for p in range(p0, p1):
-        g = grad[p]
-        mp = b1 * m[p] + (one - b1) * g
-        vp = b2 * v[p] + (one - b2) * (g * g)
-        m[p] = mp
-        v[p] = vp
-        theta[p] += -eta * mp / (np.sqrt(vp) + eps)
+    # local views indexed from 0: this form vectorizes (indexing from p0 ran ~7x slower)
+    th, gr, mm, vv = theta[p0:p1], grad[p0:p1], m[p0:p1], v[p0:p1]
+    for p in range(p1 - p0):
+        g = gr[p]
+        mp = b1 * mm[p] + (one - b1) * g
+        vp = b2 * vv[p] + (one - b2) * (g * g)
+        mm[p] = mp
+        vv[p] = vp
+        th[p] += -eta * mp / (np.sqrt(vp) + eps)
 
 
 @jit_parallel

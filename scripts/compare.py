@@ -251,7 +251,13 @@ def _print_run(r, times):
     print(f"    run {r + 1}: {done}", flush=True)
 
 
+# Pause before each timed run: OpenBLAS and OpenMP worker threads busy-wait for a while after a
+# library's last parallel call, and would otherwise steal a core from whichever library runs next.
+COOLDOWN_S = 0.3
+
+
 def _timed(func, *args):
+    time.sleep(COOLDOWN_S)
     t0 = time.perf_counter()
     out = func(*args)
     return time.perf_counter() - t0, out
