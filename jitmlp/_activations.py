@@ -21,24 +21,24 @@ ACTIVATIONS = {"identity": IDENTITY, "logistic": LOGISTIC, "tanh": TANH, "relu":
 
 
 @jit
-def g_row(h, code):
-    """h <- g(h) in place for one row of pre-activations (a_k is overwritten by h_k)."""
-    zero = h.dtype.type(0)
+def g_span(a, code):
+    """h <- g(a) in place over a 1-D span of pre-activations (a_k is overwritten by h_k)."""
+    zero = a.dtype.type(0)
     if code == LOGISTIC:
-        for j in range(h.shape[0]):
-            h[j] = logistic(h[j])
+        for j in range(a.shape[0]):
+            a[j] = logistic(a[j])
     elif code == TANH:
-        for j in range(h.shape[0]):
-            h[j] = tanh(h[j])
+        for j in range(a.shape[0]):
+            a[j] = tanh(a[j])
     elif code == RELU:
-        for j in range(h.shape[0]):
+        for j in range(a.shape[0]):
             # max(a, 0) that keeps NaN (a NaN compares false and is kept, as np.maximum does)
-            h[j] = zero if h[j] < zero else h[j]
+            a[j] = zero if a[j] < zero else a[j]
 
 
 @jit
-def g_prime_row(h, grad_a, code):
-    """grad_a <- grad_h ⊙ g'(a), with g' computed from h = g(a); grad_a holds grad_h on entry."""
+def g_prime_span(h, grad_a, code):
+    """grad_a <- grad_h ⊙ g'(a) over a 1-D span, with g' computed from h = g(a)."""
     one = h.dtype.type(1)
     zero = h.dtype.type(0)
     if code == LOGISTIC:
@@ -49,27 +49,37 @@ def g_prime_row(h, grad_a, code):
             grad_a[j] *= one - h[j] * h[j]
     elif code == RELU:
         for j in range(h.shape[0]):
-            if h[j] == zero:
-                grad_a[j] = zero
+            grad_a[j] = zero if h[j] == zero else grad_a[j]
 
 
 @jit
 def bias_g_rows(a, b, code, r0, r1):
-    """Rows r0:r1 of h = g(a + b): the bias add fused with the activation."""
+    """Rows r0:r1 of h = g(a + b): bias added row by row, then g over the rows as one span.
+
+    ``a`` is C-contiguous (a view of a workspace), so rows r0:r1 are one contiguous span; long
+    spans vectorize better than row-by-row loops.
+    """
+    n, m = a.shape
     for r in range(r0, r1):
         row = a[r]
-        for j in range(row.shape[0]):
+        for j in range(m):
             row[j] += b[j]
-        g_row(row, code)
+    g_span(a.reshape(n * m)[r0 * m : r1 * m], code)
+
+
+@jit
+def _rows_per_block(a):
+    return max(1, PARALLEL_MIN_ELEMENTS // (4 * a.shape[1]))
 
 
 @jit_parallel
 def bias_g(a, b, code):
-    """h = g(a + b) row by row; rows are spread over threads when there is enough work."""
+    """h = g(a + b) for every row; fixed blocks of rows are spread over threads for large a."""
     n = a.shape[0]
+    step = _rows_per_block(a)
     if a.size >= PARALLEL_MIN_ELEMENTS:
-        for r in prange(n):
-            bias_g_rows(a, b, code, r, r + 1)
+        for blk in prange((n + step - 1) // step):
+            bias_g_rows(a, b, code, blk * step, min(n, (blk + 1) * step))
     else:
         bias_g_rows(a, b, code, 0, n)
 
@@ -77,15 +87,18 @@ def bias_g(a, b, code):
 @jit_parallel
 def g_prime(h, grad_a, code):
     """grad_a <- grad_h ⊙ g'(a) for every row (grad_a holds grad_h on entry)."""
-    n = h.shape[0]
     if code == IDENTITY:
         return
+    n, m = h.shape
+    hf = h.reshape(n * m)
+    gf = grad_a.reshape(n * m)
+    step = _rows_per_block(h) * m
     if h.size >= PARALLEL_MIN_ELEMENTS:
-        for r in prange(n):
-            g_prime_row(h[r], grad_a[r], code)
+        for blk in prange((n * m + step - 1) // step):
+            p0, p1 = blk * step, min(n * m, (blk + 1) * step)
+            g_prime_span(hf[p0:p1], gf[p0:p1], code)
     else:
-        for r in range(n):
-            g_prime_row(h[r], grad_a[r], code)
+        g_prime_span(hf, gf, code)
 
 
 def g_numpy(a: np.ndarray, name: str) -> np.ndarray:

@@ -118,15 +118,17 @@ def backward(theta, grad, units, w_off, b_off, act, alpha, sw_sum, h_buf, h_off,
             csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], idx, grad_a, gW)
         else:
             matmul_tn(h_prev, grad_a, gW)
-        for i in range(fan_in):
-            for j in range(fan_out):
-                gW[i, j] = (gW[i, j] + alpha_t * W[i, j]) / sw_sum_t
+        gW_flat = gW.reshape(fan_in * fan_out)
+        W_flat = W.reshape(fan_in * fan_out)
+        for p in range(fan_in * fan_out):
+            gW_flat[p] = (gW_flat[p] + alpha_t * W_flat[p]) / sw_sum_t
         # grad b_k = Σ_n grad a_k[n] / Σw
         for j in range(fan_out):
             gb[j] = zero
         for r in range(nb):
+            grad_a_r = grad_a[r]
             for j in range(fan_out):
-                gb[j] += grad_a[r, j]
+                gb[j] += grad_a_r[j]
         for j in range(fan_out):
             gb[j] /= sw_sum_t
         if k > 0:

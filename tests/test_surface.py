@@ -313,7 +313,7 @@ def test_float32_kernels_do_no_float64_arithmetic():
     A1, A2, I1 = nt.Array(f32, 1, "C"), nt.Array(f32, 2, "C"), nt.Array(i64, 1, "C")
     cases = [
         (_activations.bias_g_rows, (A2, A1, i64, i64, i64)),
-        (_activations.g_prime_row, (A1, A1, i64)),
+        (_activations.g_prime_span, (A1, A1, i64)),
         (_optimizers._adam_chunk, (A1, A1, A1, A1, f32, f32, f32, f32, i64, i64)),
         (_optimizers._sgd_chunk, (A1, A1, A1, f32, f32, boolean, i64, i64)),
         (_sparse.csr_matmul_rows, (A1, I1, I1, I1, A2, A2, i64, i64)),
