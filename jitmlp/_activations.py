@@ -68,6 +68,19 @@ def bias_g_rows(a, b, code, r0, r1):
 
 
 @jit
+def bias_g_serial(a, b, code):
+    """h = g(a + b) for every row, on the calling thread (``bias_g``'s serial twin)."""
+    bias_g_rows(a, b, code, 0, a.shape[0])
+
+
+@jit
+def g_prime_serial(h, grad_a, code):
+    """``g_prime`` on the calling thread: one span over all rows."""
+    n = h.size
+    g_prime_span(h.reshape(n), grad_a.reshape(n), code)
+
+
+@jit
 def _rows_per_block(a):
     return max(1, PARALLEL_MIN_ELEMENTS // (4 * a.shape[1]))
 

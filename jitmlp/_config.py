@@ -100,5 +100,14 @@ NARROW_N = 16
 NARROW_MIN_M = 16
 # Rows of A per panel of the transpose copy when AT's row length would alias in L1 (see transpose).
 TRANSPOSE_BLOCK = 8
+# A minibatch is split into a fixed number of row chunks, each run through forward and backward
+# by one thread, their gradients then summed in chunk order. The split depends only on the batch
+# size (at most MAX_CHUNKS chunks of at least MIN_CHUNK_ROWS rows), never on the thread count, so
+# the result is the same for any number of threads.
+MAX_CHUNKS = 4
+MIN_CHUNK_ROWS = 16
+# From this many flops per minibatch on, a batch runs as one chunk whose layer products split
+# their rows over the threads instead (see _epoch.n_chunks_of).
+CHUNKED_MAX_FLOPS = 5.0e7
 # Rows per chunk in predict: each chunk runs the whole forward pass on one thread.
 PREDICT_CHUNK = 128

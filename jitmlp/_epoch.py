@@ -15,14 +15,21 @@ divided by the batch's weight sum, and the L2 term α‖W‖²/2 is added to the
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
+from numba import literally, prange
 
-from ._activations import bias_g, bias_g_rows, g_prime
-from ._config import jit, jit_parallel
-from ._layers import matmul, matmul_serial, matmul_tn, transpose
+from ._activations import bias_g, bias_g_rows, bias_g_serial, g_prime, g_prime_serial
+from ._config import (
+    CHUNKED_MAX_FLOPS,
+    MAX_CHUNKS,
+    MIN_CHUNK_ROWS,
+    PARALLEL_MIN_ELEMENTS,
+    jit,
+    jit_parallel,
+)
+from ._layers import matmul_serial, product, product_serial, transpose
 from ._optimizers import ADAM, adam_update, sgd_update
 from ._outputs import O_IDENTITY, O_row, grad_a_L_row, sample_loss
-from ._sparse import csr_matmul, csr_matmul_rows, csr_matmul_tn
+from ._sparse import _csr_tn_columns, csr_matmul_rows
 
 
 @jit
@@ -44,13 +51,29 @@ def rows(buf, off, n_rows, width):
 
 
 @jit
-def gather_rows(X, idx, h0):
-    """h_0 = X[idx]: the minibatch, copied contiguous (the order of idx is the shuffle)."""
-    for r in range(idx.shape[0]):
+def _gather_span(X, idx, h0, r0, r1):
+    for r in range(r0, r1):
         src = X[idx[r]]
         dst = h0[r]
         for i in range(src.shape[0]):
             dst[i] = src[i]
+
+
+@jit_parallel
+def gather_rows_parallel(X, idx, h0):
+    """h_0 = X[idx] with fixed blocks of rows spread over threads (for large batches)."""
+    n = idx.shape[0]
+    if h0.size < PARALLEL_MIN_ELEMENTS:
+        _gather_span(X, idx, h0, 0, n)
+        return
+    for blk in prange((n + 7) // 8):
+        _gather_span(X, idx, h0, blk * 8, min(n, blk * 8 + 8))
+
+
+@jit
+def gather_rows(X, idx, h0):
+    """h_0 = X[idx]: the minibatch, copied contiguous (the order of idx is the shuffle)."""
+    _gather_span(X, idx, h0, 0, idx.shape[0])
 
 
 @jit
@@ -64,25 +87,93 @@ def bias_O(a, b, out):
 
 
 @jit
-def forward(theta, units, w_off, b_off, act, out, h_buf, h_off, nb, X_csr, idx):
-    """Forward pass of nb rows; leaves ŷ in h_L.
+def chunk_rows(buf, off, width, r0, r1):
+    """View of rows r0:r1 of a (rows, width) block of a flat workspace."""
+    return buf[off + r0 * width : off + r1 * width].reshape((r1 - r0, width))
+
+
+@jit
+def n_chunks_of(nb, units):
+    """How many row chunks a batch of nb rows is split into: a function of the shapes only.
+
+    Small batches and networks run as up to MAX_CHUNKS chunks, one per thread, with serial
+    kernels: one parallel region per batch instead of one per layer product. From
+    CHUNKED_MAX_FLOPS per batch on, one chunk whose layer products split their rows over the
+    threads is faster (no per-chunk gradients to add up, better-shaped products).
+    """
+    weights = 0
+    for k in range(units.shape[0] - 1):
+        weights += units[k] * units[k + 1]
+    flops = 2.0 * nb * (3 * weights - units[0] * units[1])
+    if flops >= CHUNKED_MAX_FLOPS:
+        return 1
+    return max(1, min(MAX_CHUNKS, nb // MIN_CHUNK_ROWS))
+
+
+
+
+@jit
+def forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, nb, r0, r1, X_csr, idx,
+                  parallel):
+    """Forward pass of batch rows r0:r1 on this thread; leaves ŷ in those rows of h_L.
 
     Dense input has been gathered into h_0; sparse input (X_csr = (data, indices, indptr), not
     empty) is read from its stored non-zeros by the first layer directly.
     """
+    literally(parallel)
     L = units.shape[0] - 1
-    sparse = X_csr[2].shape[0] > 0
     for k in range(L):
-        h_prev = rows(h_buf, h_off[k], nb, units[k])
-        a = rows(h_buf, h_off[k + 1], nb, units[k + 1])
-        if k == 0 and sparse:
-            csr_matmul(X_csr[0], X_csr[1], X_csr[2], idx, W_k(theta, units, w_off, k), a)
+        W = W_k(theta, units, w_off, k)
+        a = chunk_rows(h_buf, h_off[k + 1], units[k + 1], r0, r1)
+        if k == 0 and X_csr[2].shape[0] > 0:
+            a_all = rows(h_buf, h_off[1], nb, units[1])
+            csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], idx, W, a_all, r0, r1)
         else:
-            matmul(h_prev, W_k(theta, units, w_off, k), a)
+            layer_product(chunk_rows(h_buf, h_off[k], units[k], r0, r1), False, W, a, parallel)
         if k < L - 1:
-            bias_g(a, b_k(theta, units, b_off, k), act)
+            bias_g_of(a, b_k(theta, units, b_off, k), act, parallel)
         else:
             bias_O(a, b_k(theta, units, b_off, k), out)
+
+
+@jit
+def layer_product(A, a_transposed, B, C, parallel):
+    """C = op(A) @ B; rows split over threads if the compile-time constant ``parallel``."""
+    literally(parallel)
+    if parallel:
+        product(A, a_transposed, B, C)
+    else:
+        product_serial(A, a_transposed, B, C)
+
+
+@jit
+def bias_g_of(a, b, code, parallel):
+    """h = g(a + b), rows split over threads if the compile-time constant ``parallel``."""
+    literally(parallel)
+    if parallel:
+        bias_g(a, b, code)
+    else:
+        bias_g_serial(a, b, code)
+
+
+@jit
+def g_prime_of(h, grad_a, code, parallel):
+    """grad_a <- grad_h ⊙ g'(a), rows split over threads if the constant ``parallel``."""
+    literally(parallel)
+    if parallel:
+        g_prime(h, grad_a, code)
+    else:
+        g_prime_serial(h, grad_a, code)
+
+
+@jit
+def gather_of(X, idx, h0, parallel):
+    """h_0 = X[idx], rows split over threads if the compile-time constant ``parallel``."""
+    literally(parallel)
+    if parallel:
+        gather_rows_parallel(X, idx, h0)
+    else:
+        gather_rows(X, idx, h0)
 
 
 @jit
@@ -97,47 +188,106 @@ def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, out, eps):
 
 
 @jit
-def backward(theta, grad, units, w_off, b_off, act, alpha, sw_sum, h_buf, h_off, ga_buf, wt, nb,
-             X_csr, idx):
-    """Backward pass from grad a_L (already in the workspace) down to grad W_1, grad b_1."""
+def wt_offset(units, k):
+    """Start of W_kᵀ (k >= 1, scikit-learn's coefs_[k] transposed) in the ``wt`` workspace."""
+    off = 0
+    for q in range(1, k):
+        off += units[q] * units[q + 1]
+    return off
+
+
+@jit
+def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, wt, nb, r0, r1,
+                   X_csr, idx, parallel):
+    """Backward pass of batch rows r0:r1 on this thread, from grad a_L down to layer 1.
+
+    Writes this chunk's unscaled sums Σ_n h_{k-1}[n]ᵀ grad a_k[n] and Σ_n grad a_k[n] into
+    ``part`` (laid out like θ); ``reduce_chunks`` adds the chunks, the L2 term and the division.
+    """
+    literally(parallel)
     L = units.shape[0] - 1
-    T = theta.dtype.type
-    alpha_t = T(alpha)
-    sw_sum_t = T(sw_sum)
-    zero = T(0)
+    zero = theta.dtype.type(0)
     ga0 = h_off[1]
     for k in range(L - 1, -1, -1):
         fan_in, fan_out = units[k], units[k + 1]
-        h_prev = rows(h_buf, h_off[k], nb, fan_in)
-        grad_a = rows(ga_buf, h_off[k + 1] - ga0, nb, fan_out)
-        W = W_k(theta, units, w_off, k)
-        gW = W_k(grad, units, w_off, k)
-        gb = b_k(grad, units, b_off, k)
-        # grad W_k = (h_{k-1}ᵀ grad a_k + α W_k) / Σw
+        h_prev = chunk_rows(h_buf, h_off[k], fan_in, r0, r1)
+        grad_a = chunk_rows(ga_buf, h_off[k + 1] - ga0, fan_out, r0, r1)
+        # grad W_k = h_{k-1}ᵀ grad a_k  (this chunk's share)
+        gW = W_k(part, units, w_off, k)
         if k == 0 and X_csr[2].shape[0] > 0:
-            csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], idx, grad_a, gW)
+            _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], idx[r0:r1], grad_a, gW, 0, fan_out)
         else:
-            matmul_tn(h_prev, grad_a, gW)
-        gW_flat = gW.reshape(fan_in * fan_out)
-        W_flat = W.reshape(fan_in * fan_out)
-        for p in range(fan_in * fan_out):
-            gW_flat[p] = (gW_flat[p] + alpha_t * W_flat[p]) / sw_sum_t
-        # grad b_k = Σ_n grad a_k[n] / Σw
+            layer_product(h_prev, True, grad_a, gW, parallel)
+        # grad b_k = Σ_n grad a_k[n]  (this chunk's share)
+        gb = b_k(part, units, b_off, k)
         for j in range(fan_out):
             gb[j] = zero
-        for r in range(nb):
+        for r in range(r1 - r0):
             grad_a_r = grad_a[r]
             for j in range(fan_out):
                 gb[j] += grad_a_r[j]
-        for j in range(fan_out):
-            gb[j] /= sw_sum_t
         if k > 0:
             # grad h_{k-1} = grad a_k W_kᵀ, then grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1})
-            WT = wt[: fan_in * fan_out].reshape((fan_out, fan_in))
-            transpose(W, WT)
-            grad_a_below = rows(ga_buf, h_off[k] - ga0, nb, fan_in)
-            matmul(grad_a, WT, grad_a_below)
-            g_prime(h_prev, grad_a_below, act)
+            start = wt_offset(units, k)
+            WT = wt[start : start + fan_in * fan_out].reshape((fan_out, fan_in))
+            grad_a_below = chunk_rows(ga_buf, h_off[k] - ga0, fan_in, r0, r1)
+            layer_product(grad_a, False, WT, grad_a_below, parallel)
+            g_prime_of(h_prev, grad_a_below, act, parallel)
+
+
+@jit
+def chunk(X, X_csr, Y, sw, idx, theta, parts, stats, units, w_off, b_off, act, out, eps,
+          h_buf, h_off, ga_buf, wt, c, n_chunks, parallel):
+    """Forward, loss and backward of row chunk c of the batch: the unit of parallel work.
+
+    ``parallel`` is a compile-time constant, so this is compiled twice: with the serial kernels
+    (for chunks that run side by side, one per thread) and with the row-parallel ones (for a
+    batch that runs as one chunk). Both give the same bits for the same chunk.
+    """
+    literally(parallel)
+    nb = idx.shape[0]
+    r0 = c * nb // n_chunks
+    r1 = (c + 1) * nb // n_chunks
+    L = units.shape[0] - 1
+    if X_csr[2].shape[0] == 0:
+        gather_of(X, idx[r0:r1], chunk_rows(h_buf, h_off[0], units[0], r0, r1), parallel)
+    forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, nb, r0, r1, X_csr, idx,
+                  parallel)
+    y_hat = chunk_rows(h_buf, h_off[L], units[L], r0, r1)
+    ga_L = chunk_rows(ga_buf, h_off[L] - h_off[1], units[L], r0, r1)
+    stats[c, 0] = loss_and_grad_a_L(Y, sw, idx[r0:r1], y_hat, ga_L, out, eps)
+    sw_sum = 0.0
+    for r in range(r0, r1):
+        sw_sum += float(sw[idx[r]])
+    stats[c, 1] = sw_sum
+    backward_chunk(theta, parts[c], units, w_off, b_off, act, h_buf, h_off, ga_buf, wt, nb, r0,
+                   r1, X_csr, idx, parallel)
+
+
+@jit
+def _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, p0, p1):
+    for p in range(p0, p1):
+        s = parts[0, p]
+        for c in range(1, n_chunks):
+            s += parts[c, p]
+        if p < n_weights:
+            s += alpha_t * theta[p]
+        grad[p] = s / sw_sum_t
+
+
+@jit_parallel
+def reduce_chunks(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum):
+    """grad = (Σ_c parts[c] + α W) / Σw, chunks added in order 0, 1, ...; biases get no α term."""
+    T = theta.dtype.type
+    alpha_t, sw_sum_t = T(alpha), T(sw_sum)
+    n = theta.shape[0]
+    if n * n_chunks >= PARALLEL_MIN_ELEMENTS:
+        step = 4096
+        for blk in prange((n + step - 1) // step):
+            _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, blk * step,
+                         min(n, (blk + 1) * step))
+    else:
+        _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, 0, n)
 
 
 @jit
@@ -165,36 +315,44 @@ def sum_sq_weights(theta, units, w_off):
     return total
 
 
-@jit
+@jit_parallel
 def batch_loss_and_grad(X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out, eps,
-                        alpha, h_buf, h_off, ga_buf, wt):
+                        alpha, h_buf, h_off, ga_buf, wt, parts, stats):
     """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``.
 
     X is dense (n, n_features) with X_csr = three empty arrays, or X is empty and X_csr holds
-    the CSR (data, indices, indptr) of the input.
+    the CSR (data, indices, indptr) of the input. The batch runs as a fixed number of row chunks
+    in parallel (one parallel region per batch); their sums are combined in chunk order.
     """
     nb = idx.shape[0]
-    if X_csr[2].shape[0] == 0:
-        gather_rows(X, idx, rows(h_buf, h_off[0], nb, units[0]))
-    forward(theta, units, w_off, b_off, act, out, h_buf, h_off, nb, X_csr, idx)
     L = units.shape[0] - 1
-    y_hat = rows(h_buf, h_off[L], nb, units[L])
-    ga_L = rows(ga_buf, h_off[L] - h_off[1], nb, units[L])
-    data_loss = loss_and_grad_a_L(Y, sw, idx, y_hat, ga_L, out, eps)
+    for k in range(1, L):  # W_kᵀ for the gradients to the layers below, shared by the chunks
+        start = wt_offset(units, k)
+        transpose(W_k(theta, units, w_off, k),
+                  wt[start : start + units[k] * units[k + 1]].reshape((units[k + 1], units[k])))
+    n_chunks = n_chunks_of(nb, units)
+    if n_chunks > 1:
+        for c in prange(n_chunks):
+            chunk(X, X_csr, Y, sw, idx, theta, parts, stats, units, w_off, b_off, act, out, eps,
+                  h_buf, h_off, ga_buf, wt, c, n_chunks, False)
+    else:  # one chunk: its layer products split their rows over the threads
+        chunk(X, X_csr, Y, sw, idx, theta, parts, stats, units, w_off, b_off, act, out, eps,
+              h_buf, h_off, ga_buf, wt, 0, 1, True)
+    data_loss = 0.0
     sw_sum = 0.0
-    for r in range(nb):
-        sw_sum += float(sw[idx[r]])
+    for c in range(n_chunks):
+        data_loss += stats[c, 0]
+        sw_sum += stats[c, 1]
     if out == O_IDENTITY:
         data_loss /= units[L]  # scikit-learn reports the squared error averaged over outputs
-    backward(theta, grad, units, w_off, b_off, act, alpha, sw_sum, h_buf, h_off, ga_buf, wt, nb,
-             X_csr, idx)
+    reduce_chunks(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum)
     return data_loss / sw_sum + 0.5 * alpha * sum_sq_weights(theta, units, w_off) / sw_sum
 
 
 @jit
 def run_epoch(X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act, out, eps, alpha,
               batch_size, solver, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon,
-              state_1, state_2, t, h_buf, h_off, ga_buf, wt):
+              state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats):
     """One pass over the samples in ``sample_idx`` order, updating θ after every minibatch.
 
     state_1/state_2 are the optimizer's arrays (Adam: m, v; SGD: velocity and unused), t is
@@ -205,8 +363,8 @@ def run_epoch(X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         idx = sample_idx[start:stop]
-        loss = batch_loss_and_grad(X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out,
-                                   eps, alpha, h_buf, h_off, ga_buf, wt)
+        loss = batch_loss_and_grad(X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act,
+                                   out, eps, alpha, h_buf, h_off, ga_buf, wt, parts, stats)
         accumulated_loss += loss * (stop - start)
         if solver == ADAM:
             t += 1

@@ -238,7 +238,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         sw = np.ones(n, dtype=X.dtype) if sample_weight is None else sample_weight
         idx = np.arange(n, dtype=np.int64)
         X_dense, X_csr = _kernel_input(X, X.dtype)
-        h_off, h_buf, ga_buf, wt = layout.workspace(n, X.dtype)
+        h_off, h_buf, ga_buf, wt, parts, stats = layout.workspace(n, X.dtype)
         theta = np.empty(layout.size, dtype=X.dtype)
         grad = np.empty(layout.size, dtype=X.dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout)
@@ -247,7 +247,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         def loss_grad(packed):
             theta[:] = packed
             loss = batch_loss_and_grad(X_dense, X_csr, y, sw, idx, theta, grad, units, w_off, b_off, act, out,
-                                       eps, float(self.alpha), h_buf, h_off, ga_buf, wt)
+                                       eps, float(self.alpha), h_buf, h_off, ga_buf, wt, parts,
+                                       stats)
             return loss, grad.astype(np.float64)
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
@@ -310,7 +311,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
         grad = np.empty_like(theta)
-        h_off, h_buf, ga_buf, wt = layout.workspace(batch_size, X.dtype)
+        h_off, h_buf, ga_buf, wt, parts, stats = layout.workspace(batch_size, X.dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout)
         eps = float(np.finfo(X.dtype).eps)
         opt = self._optimizer
@@ -324,7 +325,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     act, out, eps, float(self.alpha), batch_size, opt.solver, opt.learning_rate,
                     float(self.momentum), bool(self.nesterovs_momentum), float(self.beta_1),
                     float(self.beta_2), float(self.epsilon), opt.state_1, opt.state_2, opt.t,
-                    h_buf, h_off, ga_buf, wt,
+                    h_buf, h_off, ga_buf, wt, parts, stats,
                 )
                 self.coefs_, self.intercepts_ = layout.unpack(theta)
                 self.n_iter_ += 1

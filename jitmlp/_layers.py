@@ -201,6 +201,12 @@ def _product(A, a_transposed, B, C):
 
 
 @jit
+def product(A, a_transposed, B, C):
+    """C = op(A) @ B, rows split over threads in fixed blocks when the product is large."""
+    _product(A, a_transposed, B, C)
+
+
+@jit
 def matmul(A, B, C):
     """C = A @ B with explicit loops; A (M, K), B (K, N), C (M, N), all C-contiguous."""
     _product(A, False, B, C)
@@ -213,17 +219,23 @@ def matmul_tn(A, B, C):
 
 
 @jit
-def matmul_serial(A, B, C):
-    """C = A @ B on the calling thread only (used inside loops that are already parallel).
+def product_serial(A, a_transposed, B, C):
+    """C = op(A) @ B on the calling thread only (for code that is already inside a parallel loop).
 
-    The same per-block code as ``matmul``, so the result is bit-identical to it.
+    The same per-block code as ``matmul``/``matmul_tn``, so the result is bit-identical to them.
     """
     M = C.shape[0]
     if C.shape[1] < NARROW_N and M >= NARROW_MIN_M:
-        _product_narrow(A, False, B, C)
+        _product_narrow(A, a_transposed, B, C)
         return
     for blk in range(0, M, ROW_BLOCK):
-        _product_rows(A, False, B, C, blk, min(M, blk + ROW_BLOCK))
+        _product_rows(A, a_transposed, B, C, blk, min(M, blk + ROW_BLOCK))
+
+
+@jit
+def matmul_serial(A, B, C):
+    """C = A @ B on the calling thread only (used inside loops that are already parallel)."""
+    product_serial(A, False, B, C)
 
 
 @jit

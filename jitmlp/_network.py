@@ -58,10 +58,16 @@ class Layout:
 
         h      rows of h_0 (the gathered inputs) .. h_L (= ŷ), per layer, offsets ``h_off``
         grad_a rows of grad a_1 .. grad a_L, per layer, offsets ``h_off[k] - h_off[1]``
-        wt     room for one transposed W_k, used for grad_h_{k-1} = grad_a_k W_kᵀ
+        wt     W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ (shared by all row chunks)
+        parts  one gradient per row chunk, summed in chunk order after the chunks ran
+        stats  per chunk: weighted loss sum and weight sum
         """
+        from ._config import MAX_CHUNKS
+
         h_off = np.concatenate(([0], np.cumsum(n_rows * self.units))).astype(np.int64)
         h = np.empty(int(h_off[-1]), dtype=dtype)
         grad_a = np.empty(int(h_off[-1] - h_off[1]), dtype=dtype)
-        wt = np.empty(int((self.units[:-1] * self.units[1:]).max()), dtype=dtype)
-        return h_off, h, grad_a, wt
+        wt = np.empty(max(1, int((self.units[1:-1] * self.units[2:]).sum())), dtype=dtype)
+        parts = np.empty((MAX_CHUNKS, self.size), dtype=dtype)
+        stats = np.empty((MAX_CHUNKS, 2), dtype=np.float64)
+        return h_off, h, grad_a, wt, parts, stats
