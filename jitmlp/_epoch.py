@@ -294,23 +294,23 @@ def reduce_chunks(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum):
 def sum_sq_weights(theta, units, w_off):
     """‖W‖² over all weight matrices (biases are not regularized), in float64.
 
-    Eight running sums over interleaved elements, added in a fixed order at the end: a single
+    Four running sums over interleaved elements, added in a fixed order at the end: a single
     running sum is bound by the latency of one addition per element.
     """
     n = 0
     for k in range(units.shape[0] - 1):
         n += units[k] * units[k + 1]
     w = theta[w_off[0] : w_off[0] + n]
-    s = np.zeros(8)
-    n8 = n - n % 8
-    for p in range(0, n8, 8):
-        for q in range(8):
-            x = float(w[p + q])
-            s[q] += x * x
-    total = 0.0
-    for q in range(8):
-        total += s[q]
-    for p in range(n8, n):
+    s0 = s1 = s2 = s3 = 0.0
+    n4 = n - n % 4
+    for p in range(0, n4, 4):
+        x0, x1, x2, x3 = float(w[p]), float(w[p + 1]), float(w[p + 2]), float(w[p + 3])
+        s0 += x0 * x0
+        s1 += x1 * x1
+        s2 += x2 * x2
+        s3 += x3 * x3
+    total = (s0 + s1) + (s2 + s3)
+    for p in range(n4, n):
         total += float(w[p]) * float(w[p])
     return total
 

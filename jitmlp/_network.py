@@ -22,7 +22,7 @@ class Layout:
     size: int  # len(θ)
 
     @classmethod
-    def from_units(cls, units) -> "Layout":
+    def from_units(cls, units) -> Layout:
         units = np.asarray(units, dtype=np.int64)
         sizes_w = units[:-1] * units[1:]
         w_off = np.concatenate(([0], np.cumsum(sizes_w)[:-1])).astype(np.int64)

@@ -1,6 +1,5 @@
 """Threads: results independent of the thread count; n_jobs sets and restores numba's threads."""
 
-import hashlib
 import os
 import subprocess
 import sys
