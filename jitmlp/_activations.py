@@ -10,7 +10,6 @@ an integer once per row, outside the inner loops.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import prange
 
 from ._config import PARALLEL_MIN_ELEMENTS, jit, jit_parallel
@@ -112,14 +111,3 @@ def g_prime(h, grad_a, code):
             g_prime_span(hf[p0:p1], gf[p0:p1], code)
     else:
         g_prime_span(hf, gf, code)
-
-
-def g_numpy(a: np.ndarray, name: str) -> np.ndarray:
-    """Reference g in numpy (tests only): the definition the compiled code must match."""
-    if name == "identity":
-        return a
-    if name == "logistic":
-        return 1.0 / (1.0 + np.exp(-a))
-    if name == "tanh":
-        return np.tanh(a)
-    return np.maximum(a, 0)

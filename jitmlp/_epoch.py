@@ -29,7 +29,7 @@ from ._config import (
 from ._layers import matmul_serial, product, product_serial, transpose
 from ._optimizers import ADAM, adam_update, sgd_update
 from ._outputs import O_IDENTITY, O_row, grad_a_L_row, sample_loss
-from ._sparse import _csr_tn_columns, csr_matmul_rows
+from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
 
 
 @jit
@@ -126,8 +126,11 @@ def forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, nb, r0, r1
         W = W_k(theta, units, w_off, k)
         a = chunk_rows(h_buf, h_off[k + 1], units[k + 1], r0, r1)
         if k == 0 and X_csr[2].shape[0] > 0:
-            a_all = rows(h_buf, h_off[1], nb, units[1])
-            csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], idx, W, a_all, r0, r1)
+            if parallel:  # the whole batch: rows split over threads
+                csr_matmul(X_csr[0], X_csr[1], X_csr[2], idx, W, a)
+            else:
+                a_all = rows(h_buf, h_off[1], nb, units[1])
+                csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], idx, W, a_all, r0, r1)
         else:
             layer_product(chunk_rows(h_buf, h_off[k], units[k], r0, r1), False, W, a, parallel)
         if k < L - 1:
@@ -215,7 +218,11 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
         # grad W_k = h_{k-1}ᵀ grad a_k  (this chunk's share)
         gW = W_k(part, units, w_off, k)
         if k == 0 and X_csr[2].shape[0] > 0:
-            _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], idx[r0:r1], grad_a, gW, 0, fan_out)
+            if parallel:  # the whole batch: column blocks split over threads
+                csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], idx, grad_a, gW)
+            else:
+                _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], idx[r0:r1], grad_a, gW, 0,
+                                fan_out)
         else:
             layer_product(h_prev, True, grad_a, gW, parallel)
         # grad b_k = Σ_n grad a_k[n]  (this chunk's share)

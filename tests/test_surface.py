@@ -260,6 +260,20 @@ def test_sparse_input_same_model_as_dense_and_sklearn(fmt, solver):
     np.testing.assert_allclose(ours.predict_proba(Xs), dense.predict_proba(X), rtol=1e-12)
 
 
+def test_sparse_input_same_as_dense_when_the_batch_runs_row_parallel():
+    """A batch this large runs as one chunk whose sparse first layer splits rows/columns over
+    threads (see _epoch.n_chunks_of); it must still give the dense model."""
+    rng = np.random.default_rng(0)
+    X = np.where(rng.random((400, 300)) < 0.1, rng.normal(size=(400, 300)), 0.0)
+    y = rng.integers(0, 3, 400)
+    kw = dict(hidden_layer_sizes=(256,), max_iter=2, random_state=0, batch_size=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sparse = MLPClassifier(**kw).fit(sp.csr_matrix(X), y)
+        dense = MLPClassifier(**kw).fit(X, y)
+    assert rel_diff(sparse, dense) < 1e-12
+
+
 def test_sparse_input_is_never_densified(monkeypatch):
     X, y = data(n=100)
     Xs = sp.csr_matrix(np.where(np.abs(X) < 0.8, 0.0, X))
