@@ -23,7 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.metaestimators import available_if
@@ -57,6 +57,14 @@ def _kernel_input(X, dtype):
         return np.empty((0, 0), dtype=dtype), csr
     empty = (np.empty(0, dtype=dtype), np.empty(0, dtype=_INDEX), np.empty(0, dtype=_INDEX))
     return np.ascontiguousarray(X, dtype=dtype), empty
+
+
+def _shuffled(sample_idx, random_state):
+    """``sklearn.utils.shuffle(sample_idx, random_state=random_state)``: the same draws from
+    the same RandomState, without its validation overhead (~90 µs per epoch)."""
+    permutation = np.arange(sample_idx.shape[0])
+    random_state.shuffle(permutation)
+    return sample_idx[permutation]
 
 
 @contextlib.contextmanager
@@ -319,7 +327,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 if self.shuffle:
-                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                    sample_idx = _shuffled(sample_idx, self._random_state)
                 accumulated_loss, opt.t = run_epoch(
                     X_dense, X_csr, y_train, sw_train, sample_idx, theta, grad, units, w_off, b_off,
                     act, out, eps, float(self.alpha), batch_size, opt.solver, opt.learning_rate,
@@ -327,7 +335,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     float(self.beta_2), float(self.epsilon), opt.state_1, opt.state_2, opt.t,
                     h_buf, h_off, ga_buf, wt, parts, stats,
                 )
-                self.coefs_, self.intercepts_ = layout.unpack(theta)
+                if early_stopping:  # the validation score needs this epoch's weights
+                    self.coefs_, self.intercepts_ = layout.unpack(theta)
                 self.n_iter_ += 1
                 self.loss_ = accumulated_loss / n_samples
                 self.t_ += n_samples
@@ -357,7 +366,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
-            self.coefs_, self.intercepts_ = layout.unpack(theta)
+        self.coefs_, self.intercepts_ = layout.unpack(theta)
         if early_stopping:
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
