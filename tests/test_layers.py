@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jitmlp import _layers
-from jitmlp._config import NARROW_N, ROW_BLOCK
+from jitmlp._config import LAYER_ROW_BLOCK, NARROW_N
 
 DTYPES = [np.float64, np.float32]
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -120,7 +120,8 @@ def test_sequential_sum_order(dtype):
                 for j in range(C.shape[1]):
                     C[i, j] += a * B[k, j]
 
-    for M, K, N in [(ROW_BLOCK * 5 + 3, 23, NARROW_N + 9), (40, 23, NARROW_N - 3)]:
+    for M, K, N in [(LAYER_ROW_BLOCK * 5 + 3, 23, NARROW_N + 9), (LAYER_ROW_BLOCK * 3 + 7, 23, 40),
+                    (40, 23, NARROW_N - 3)]:
         A, B = _operands("matmul", M, K, N, dtype, seed=11)
         C = np.empty((M, N), dtype=dtype)
         ref = np.empty((M, N), dtype=dtype)
@@ -128,3 +129,24 @@ def test_sequential_sum_order(dtype):
         naive(A, B, ref)
         # FMA contraction of the naive loop is up to LLVM; allow one rounding per term if it did not
         np.testing.assert_allclose(C, ref, rtol=RTOL[dtype], atol=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("a_transposed", [False, True])
+@pytest.mark.parametrize("K,N", [(1, 1), (3, 17), (4, 16), (23, 40), (64, 100), (7, 3)])
+def test_row_kernels_agree_bitwise(K, N, a_transposed, dtype):
+    """The 8-row (float32) kernel, the 4-row kernel and the 1-row kernel give the same bits."""
+    M = 8
+    rng = np.random.default_rng(K * 100 + N)
+    A = rng.standard_normal((K, M) if a_transposed else (M, K)).astype(dtype)
+    B = rng.standard_normal((K, N)).astype(dtype)
+    C8 = np.full((M, N), np.nan, dtype=dtype)
+    C4 = np.full((M, N), np.nan, dtype=dtype)
+    C1 = np.full((M, N), np.nan, dtype=dtype)
+    _layers._rows8(A, a_transposed, B, C8, 0)
+    _layers._rows4(A, a_transposed, B, C4, 0)
+    _layers._rows4(A, a_transposed, B, C4, 4)
+    for i in range(M):
+        _layers._row1(A, a_transposed, B, C1, i)
+    assert np.array_equal(C8.view(np.uint8), C4.view(np.uint8))
+    assert np.array_equal(C8.view(np.uint8), C1.view(np.uint8))
