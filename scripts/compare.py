@@ -253,7 +253,7 @@ def _print_run(r, times):
 
 # Pause before each timed run: OpenBLAS and OpenMP worker threads busy-wait for a while after a
 # library's last parallel call, and would otherwise steal a core from whichever library runs next.
-COOLDOWN_S = 1.0
+COOLDOWN_S = 3.0
 
 
 def _timed(func, *args):
