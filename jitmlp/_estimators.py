@@ -319,7 +319,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
         grad = np.empty_like(theta)
-        h_off, h_buf, ga_buf, wt, parts, stats = layout.workspace(batch_size, X.dtype)
+        h_off, h_buf, ga_buf, wt, parts, stats = layout.workspace(
+            batch_size, X.dtype, batch_sizes=[batch_size, n_samples % batch_size])
         units, w_off, b_off, act, out = self._kernel_args(layout)
         eps = float(np.finfo(X.dtype).eps)
         opt = self._optimizer

@@ -53,8 +53,11 @@ class Layout:
             intercepts.append(theta[self.b_off[k] : self.b_off[k] + fan_out].copy())
         return coefs, intercepts
 
-    def workspace(self, n_rows: int, dtype):
+    def workspace(self, n_rows: int, dtype, batch_sizes=None):
         """Buffers for a batch of up to n_rows samples, allocated once per fit.
+
+        ``batch_sizes`` lists the batch sizes that will occur (default: n_rows); the per-chunk
+        gradients get room for as many chunks as the largest split among them needs.
 
         h      rows of h_0 (the gathered inputs) .. h_L (= ŷ), per layer, offsets ``h_off``
         grad_a rows of grad a_1 .. grad a_L, per layer, offsets ``h_off[k] - h_off[1]``
@@ -62,12 +65,13 @@ class Layout:
         parts  one gradient per row chunk, summed in chunk order after the chunks ran
         stats  per chunk: weighted loss sum and weight sum
         """
-        from ._config import MAX_CHUNKS
+        from ._epoch import n_chunks_of
 
+        n_chunks = max(n_chunks_of(nb, self.units) for nb in (batch_sizes or [n_rows]) if nb > 0)
         h_off = np.concatenate(([0], np.cumsum(n_rows * self.units))).astype(np.int64)
         h = np.empty(int(h_off[-1]), dtype=dtype)
         grad_a = np.empty(int(h_off[-1] - h_off[1]), dtype=dtype)
         wt = np.empty(max(1, int((self.units[1:-1] * self.units[2:]).sum())), dtype=dtype)
-        parts = np.empty((MAX_CHUNKS, self.size), dtype=dtype)
-        stats = np.empty((MAX_CHUNKS, 2), dtype=np.float64)
+        parts = np.empty((n_chunks, self.size), dtype=dtype)
+        stats = np.empty((n_chunks, 2), dtype=np.float64)
         return h_off, h, grad_a, wt, parts, stats

@@ -53,7 +53,9 @@ def test_bit_identical_weights_for_one_and_two_threads_and_between_runs():
     assert one == two == two_again
 
 
-def test_n_jobs_sets_threads_during_fit_and_restores_them(monkeypatch):
+@pytest.fixture
+def threads_seen(monkeypatch):
+    """numba's thread count at each compiled-epoch call of the fits in the test."""
     seen = []
     original = estimators.run_epoch
 
@@ -62,6 +64,11 @@ def test_n_jobs_sets_threads_during_fit_and_restores_them(monkeypatch):
         return original(*args)
 
     monkeypatch.setattr(estimators, "run_epoch", spy)
+    return seen
+
+
+def test_n_jobs_sets_threads_during_fit_and_restores_them(threads_seen):
+    seen = threads_seen
     before = numba.get_num_threads()
     X = np.random.default_rng(0).normal(size=(50, 4))
     with warnings.catch_warnings():
@@ -84,15 +91,8 @@ def test_threads_restored_when_fit_fails(monkeypatch):
     assert numba.get_num_threads() == before
 
 
-def test_n_jobs_none_means_all_of_numbas_threads_and_negative_counts_back(monkeypatch):
-    seen = []
-    original = estimators.run_epoch
-
-    def spy(*args):
-        seen.append(numba.get_num_threads())
-        return original(*args)
-
-    monkeypatch.setattr(estimators, "run_epoch", spy)
+def test_n_jobs_none_means_all_of_numbas_threads_and_negative_counts_back(threads_seen):
+    seen = threads_seen
     X = np.random.default_rng(0).normal(size=(50, 4))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
