@@ -1,4 +1,4 @@
-"""``python -m jitmlp``: train on scikit-learn's digits (embedded, no download), beside scikit-learn.
+"""``python -m jitmlp``: train on scikit-learn's digits (embedded, no download), beside it.
 
 Prints jitmlp's per-epoch progress, the test accuracy of both, and both fit times. The first
 jitmlp fit in a fresh environment compiles the kernels (cached on disk afterwards); that

@@ -5,7 +5,7 @@ The lecture's algorithm, for each minibatch:
     h_0 = x;  a_k = b_k + W_k h_{k-1},  h_k = g(a_k)  (k < L);  ŷ = O(a_L)        forward
     grad a_L = ŷ - y                                                               output gradient
     grad W_k = grad a_k h_{k-1}ᵀ,  grad b_k = grad a_k                             weight gradients
-    grad h_{k-1} = W_kᵀ grad a_k,  grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1})         talk to the layer below
+    grad h_{k-1} = W_kᵀ grad a_k,  grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1})    to the layer below
     θ ← update(θ, grad θ)
 
 with scikit-learn's conventions on top: per-sample weights multiply grad a_L, gradients are

@@ -254,7 +254,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         def loss_grad(packed):
             theta[:] = packed
-            loss = batch_loss_and_grad(X_dense, X_csr, y, sw, idx, theta, grad, units, w_off, b_off, act, out,
+            loss = batch_loss_and_grad(X_dense, X_csr, y, sw, idx, theta, grad, units, w_off,
+                                       b_off, act, out,
                                        eps, float(self.alpha), h_buf, h_off, ga_buf, wt, parts,
                                        stats)
             return loss, grad.astype(np.float64)
@@ -314,7 +315,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
             if self.batch_size > n_samples:
                 warnings.warn(
                     "Got `batch_size` less than 1 or larger than "
-                    "sample size. It is going to be clipped"
+                    "sample size. It is going to be clipped",
+                    stacklevel=3,
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
@@ -346,7 +348,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                 self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
                 if self.learning_rate == "invscaling" and opt.solver != ADAM:
-                    opt.learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+                    opt.learning_rate = (float(self.learning_rate_init)
+                                         / (self.t_ + 1) ** self.power_t)
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
                         msg = ("Validation score did not improve more than tol=%f for %d "
@@ -364,9 +367,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
                         "Stochastic Optimizer: Maximum iterations (%d) reached and the "
                         "optimization hasn't converged yet." % self.max_iter,
                         ConvergenceWarning,
+                        stacklevel=3,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warnings.warn("Training interrupted by user.", stacklevel=3)
         self.coefs_, self.intercepts_ = layout.unpack(theta)
         if early_stopping:
             self.coefs_ = self._best_coefs

@@ -2,7 +2,7 @@
 
 Every layer product is one of two dense shapes, written here once as explicit loops (no BLAS):
 
-* ``matmul(A, B, C)``      C = A @ B     forward  a_k = h_{k-1} W_k  and  grad_h_{k-1} = grad_a_k W_kᵀ
+* ``matmul(A, B, C)``      C = A @ B     forward a_k = h_{k-1} W_k; grad_h_{k-1} = grad_a_k W_kᵀ
                                           (the latter with a transposed copy of W_k, ``transpose``)
 * ``matmul_tn(A, B, C)``   C = Aᵀ @ B    weight gradient  grad W_k = h_{k-1}ᵀ grad_a_k
 

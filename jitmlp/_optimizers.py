@@ -56,7 +56,8 @@ def sgd_update(theta, grad, velocity, learning_rate, momentum, nesterov):
     n = theta.shape[0]
     if n >= PARALLEL_MIN_ELEMENTS:
         for c in prange((n + _CHUNK - 1) // _CHUNK):
-            _sgd_chunk(theta, grad, velocity, mu, eta, nesterov, c * _CHUNK, min(n, (c + 1) * _CHUNK))
+            _sgd_chunk(theta, grad, velocity, mu, eta, nesterov, c * _CHUNK,
+                       min(n, (c + 1) * _CHUNK))
     else:
         _sgd_chunk(theta, grad, velocity, mu, eta, nesterov, 0, n)
 
