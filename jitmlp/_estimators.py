@@ -226,7 +226,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 f"training on {X.dtype} data; convert X to {self.coefs_[0].dtype}."
             )
         # compiled code wants C-contiguous arrays of one dtype: convert once, here
-        y = np.ascontiguousarray(y, dtype=X.dtype)
+        # targets as compiled code reads them: class indicators as uint8 (one byte, as
+        # scikit-learn's booleans), regression targets in X's dtype
+        y = np.ascontiguousarray(y, dtype=np.uint8 if is_classifier(self) else X.dtype)
         with _numba_threads(self.n_jobs):
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, layer_units, incremental)

@@ -89,5 +89,6 @@ def sample_loss(y_hat, y, code, eps):
 @jit
 def grad_a_L_row(y_hat, y, w, grad_a):
     """grad a_L = (ŷ - y)·w for one sample of weight w: the canonical pairs' shared gradient."""
+    T = y_hat.dtype.type  # y may be uint8 class indicators: compute in ŷ's dtype
     for j in range(y_hat.shape[0]):
-        grad_a[j] = (y_hat[j] - y[j]) * w
+        grad_a[j] = (y_hat[j] - T(y[j])) * w

@@ -321,7 +321,7 @@ def test_float32_kernels_do_no_float64_arithmetic():
     """
     from numba import types as nt
 
-    from jitmlp import _activations, _layers, _optimizers, _sparse
+    from jitmlp import _activations, _layers, _optimizers, _outputs, _sparse
 
     f32, i64, boolean = nt.float32, nt.int64, nt.boolean
     A1, A2, I1 = nt.Array(f32, 1, "C"), nt.Array(f32, 2, "C"), nt.Array(i64, 1, "C")
@@ -331,6 +331,8 @@ def test_float32_kernels_do_no_float64_arithmetic():
         (_optimizers._adam_chunk, (A1, A1, A1, A1, f32, f32, f32, f32, i64, i64)),
         (_optimizers._sgd_chunk, (A1, A1, A1, f32, f32, boolean, i64, i64)),
         (_sparse.csr_matmul_rows, (A1, I1, I1, I1, A2, A2, i64, i64)),
+        (_outputs.grad_a_L_row, (A1, nt.Array(nt.uint8, 1, "A"), f32, A1)),
+        (_outputs.O_row, (A1, i64)),
         (_layers.matmul_serial, (A2, A2, A2)),
         (_layers.matmul, (A2, A2, A2)),
         (_layers.matmul_tn, (A2, A2, A2)),
