@@ -45,12 +45,6 @@ def b_k(theta, units, b_off, k):
 
 
 @jit
-def rows(buf, off, n_rows, width):
-    """View of the first n_rows rows of a (rows, width) block of a flat workspace."""
-    return buf[off : off + n_rows * width].reshape((n_rows, width))
-
-
-@jit
 def _gather_span(X, idx, h0, r0, r1):
     for r in range(r0, r1):
         src = X[idx[r]]
@@ -129,7 +123,7 @@ def forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, nb, r0, r1
             if parallel:  # the whole batch: rows split over threads
                 csr_matmul(X_csr[0], X_csr[1], X_csr[2], idx, W, a)
             else:
-                a_all = rows(h_buf, h_off[1], nb, units[1])
+                a_all = chunk_rows(h_buf, h_off[1], units[1], 0, nb)
                 csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], idx, W, a_all, r0, r1)
         else:
             layer_product(chunk_rows(h_buf, h_off[k], units[k], r0, r1), False, W, a, parallel)
@@ -397,13 +391,13 @@ def predict_forward(X, X_csr, n, theta, units, w_off, b_off, act, out, chunk):
         nb = min(n, r0 + chunk) - r0
         # two buffers used in turn as h_{k-1} and a_k (per chunk, not per row)
         bufs = (np.empty(nb * width, dtype=theta.dtype), np.empty(nb * width, dtype=theta.dtype))
-        h_prev = rows(bufs[0], 0, nb, units[0])
+        h_prev = chunk_rows(bufs[0], 0, units[0], 0, nb)
         if not sparse:
             for r in range(nb):
                 for i in range(units[0]):
                     h_prev[r, i] = X[r0 + r, i]
         for k in range(L):
-            a = rows(bufs[(k + 1) % 2], 0, nb, units[k + 1])
+            a = chunk_rows(bufs[(k + 1) % 2], 0, units[k + 1], 0, nb)
             if k == 0 and sparse:
                 csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], all_rows[r0 : r0 + nb],
                                 W_k(theta, units, w_off, k), a, 0, nb)
