@@ -106,11 +106,19 @@ TRANSPOSE_BLOCK = 8
 # A minibatch is split into a fixed number of row chunks, each run through forward and backward
 # by one thread, their gradients then summed in chunk order. The split depends only on the batch
 # size (at most MAX_CHUNKS chunks of at least MIN_CHUNK_ROWS rows), never on the thread count, so
-# the result is the same for any number of threads.
-MAX_CHUNKS = 4
+# the result is the same for any number of threads. Two chunks (one per core of the 2-core machines
+# the suite is judged on) measured faster than four: half the per-chunk gradients to add up, and
+# products of twice the rows (mnist-shape: 686 vs 971 us per batch; regression: 873 vs 1144 us).
+MAX_CHUNKS = 2
 MIN_CHUNK_ROWS = 16
 # From this many flops per minibatch on, a batch runs as one chunk whose layer products split
-# their rows over the threads instead (see _epoch.n_chunks_of).
-CHUNKED_MAX_FLOPS = 5.0e7
+# their rows over the threads instead (see _epoch.n_chunks_of). Measured: one chunk per thread is
+# faster at mnist-shape (64 MFLOP per batch: 686 vs 773 us) and regression (100 MFLOP: 873 vs
+# 933 us); at wide-f32 (616 MFLOP) the row-parallel single chunk is ahead (3221 vs 3330 us).
+CHUNKED_MAX_FLOPS = 2.0e8
+# Elements of θ per block of the fused gradient + optimizer step (_epoch.update_theta): small enough
+# that a block of θ, its gradient, the optimizer's state and the chunks' sums stay in L1 between
+# the step's three loops; also the grouping of the ‖W‖² sum, so a constant.
+UPDATE_BLOCK = 1024
 # Rows per chunk in predict: each chunk runs the whole forward pass on one thread.
 PREDICT_CHUNK = 128

@@ -23,11 +23,12 @@ from ._config import (
     MAX_CHUNKS,
     MIN_CHUNK_ROWS,
     PARALLEL_MIN_ELEMENTS,
+    UPDATE_BLOCK,
     jit,
     jit_parallel,
 )
 from ._layers import matmul_serial, product, product_serial, transpose
-from ._optimizers import ADAM, adam_update, sgd_update
+from ._optimizers import ADAM, adam_span, adam_step_size, sgd_span
 from ._outputs import O_IDENTITY, O_row, grad_a_L_row, sample_loss
 from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
 
@@ -87,6 +88,15 @@ def chunk_rows(buf, off, width, r0, r1):
 
 
 @jit
+def n_weights_of(units):
+    """Σ_k fan_in_k · fan_out_k: how many of θ's elements are weights (they come first)."""
+    n = 0
+    for k in range(units.shape[0] - 1):
+        n += units[k] * units[k + 1]
+    return n
+
+
+@jit
 def n_chunks_of(nb, units):
     """How many row chunks a batch of nb rows is split into: a function of the shapes only.
 
@@ -95,10 +105,7 @@ def n_chunks_of(nb, units):
     CHUNKED_MAX_FLOPS per batch on, one chunk whose layer products split their rows over the
     threads is faster (no per-chunk gradients to add up, better-shaped products).
     """
-    weights = 0
-    for k in range(units.shape[0] - 1):
-        weights += units[k] * units[k + 1]
-    flops = 2.0 * nb * (3 * weights - units[0] * units[1])
+    flops = 2.0 * nb * (3 * n_weights_of(units) - units[0] * units[1])
     if flops >= CHUNKED_MAX_FLOPS:
         return 1
     return max(1, min(MAX_CHUNKS, nb // MIN_CHUNK_ROWS))
@@ -267,13 +274,23 @@ def chunk(X, X_csr, Y, sw, idx, theta, parts, stats, units, w_off, b_off, act, o
 
 @jit
 def _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, p0, p1):
-    for p in range(p0, p1):
-        s = parts[0, p]
-        for c in range(1, n_chunks):
-            s += parts[c, p]
-        if p < n_weights:
-            s += alpha_t * theta[p]
-        grad[p] = s / sw_sum_t
+    """grad[p0:p1] = (Σ_c parts[c] + α θ) / Σw (no α term for biases), chunks added in order."""
+    # local views indexed from 0, one array per loop: these loops vectorize
+    g = grad[p0:p1]
+    n = p1 - p0
+    first = parts[0, p0:p1]
+    for p in range(n):
+        g[p] = first[p]
+    for c in range(1, n_chunks):
+        part = parts[c, p0:p1]
+        for p in range(n):
+            g[p] += part[p]
+    n_w = min(n, max(0, n_weights - p0))  # elements of this span that are weights
+    th = theta[p0 : p0 + n_w]
+    for p in range(n_w):
+        g[p] = (g[p] + alpha_t * th[p]) / sw_sum_t
+    for p in range(n_w, n):
+        g[p] = g[p] / sw_sum_t
 
 
 @jit_parallel
@@ -292,16 +309,11 @@ def reduce_chunks(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum):
 
 
 @jit
-def sum_sq_weights(theta, units, w_off):
-    """‖W‖² over all weight matrices (biases are not regularized), in float64.
-
-    Four running sums over interleaved elements, added in a fixed order at the end: a single
-    running sum is bound by the latency of one addition per element.
-    """
-    n = 0
-    for k in range(units.shape[0] - 1):
-        n += units[k] * units[k + 1]
-    w = theta[w_off[0] : w_off[0] + n]
+def _sum_sq_span(theta, p0, p1):
+    """Σ θ[p]² over p0:p1 in float64: four running sums over interleaved elements, added in a
+    fixed order at the end (a single running sum is bound by the latency of one addition)."""
+    w = theta[p0:p1]
+    n = p1 - p0
     s0 = s1 = s2 = s3 = 0.0
     n4 = n - n % 4
     for p in range(0, n4, 4):
@@ -316,14 +328,21 @@ def sum_sq_weights(theta, units, w_off):
     return total
 
 
-@jit_parallel
-def batch_loss_and_grad(X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out, eps,
-                        alpha, h_buf, h_off, ga_buf, wt, parts, stats):
-    """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``.
+@jit
+def sum_sq_weights(theta, units, w_off):
+    """‖W‖² over all weight matrices (biases are not regularized), in float64."""
+    return _sum_sq_span(theta, w_off[0], w_off[0] + n_weights_of(units))
 
-    X is dense (n, n_features) with X_csr = three empty arrays, or X is empty and X_csr holds
-    the CSR (data, indices, indptr) of the input. The batch runs as a fixed number of row chunks
-    in parallel (one parallel region per batch); their sums are combined in chunk order.
+
+@jit_parallel
+def batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off, b_off, act, out, eps, h_buf, h_off,
+                    ga_buf, wt, parts, stats):
+    """Forward and backward of one minibatch: the chunks' gradient sums into ``parts``.
+
+    Returns (Σ_n w_n·loss_n, Σ_n w_n, number of chunks). X is dense (n, n_features) with
+    X_csr = three empty arrays, or X is empty and X_csr holds the CSR (data, indices, indptr) of
+    the input. The batch runs as a fixed number of row chunks in parallel (one parallel region
+    per batch); ``reduce_chunks`` or ``update_theta`` adds them up in chunk order.
     """
     nb = idx.shape[0]
     L = units.shape[0] - 1
@@ -346,14 +365,68 @@ def batch_loss_and_grad(X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, 
         sw_sum += stats[c, 1]
     if out == O_IDENTITY:
         data_loss /= units[L]  # scikit-learn reports the squared error averaged over outputs
+    return data_loss, sw_sum, n_chunks
+
+
+@jit
+def batch_loss_and_grad(X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out, eps,
+                        alpha, h_buf, h_off, ga_buf, wt, parts, stats):
+    """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``."""
+    data_loss, sw_sum, n_chunks = batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off,
+                                                  b_off, act, out, eps, h_buf, h_off, ga_buf, wt,
+                                                  parts, stats)
     reduce_chunks(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum)
     return data_loss / sw_sum + 0.5 * alpha * sum_sq_weights(theta, units, w_off) / sw_sum
 
 
 @jit
+def _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver, eta, mu,
+                  nesterov, b1, b2, eps, state_1, state_2, penalty, blk):
+    n = theta.shape[0]
+    p0 = blk * UPDATE_BLOCK
+    p1 = min(n, p0 + UPDATE_BLOCK)
+    penalty[blk] = _sum_sq_span(theta, p0, min(p1, max(p0, n_weights)))  # θ before the step
+    _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, p0, p1)
+    if solver == ADAM:
+        adam_span(theta, grad, state_1, state_2, b1, b2, eta, eps, p0, p1)
+    else:
+        sgd_span(theta, grad, state_1, mu, eta, nesterov, p0, p1)
+
+
+@jit_parallel
+def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver, learning_rate,
+                 momentum, nesterov, beta_1, beta_2, epsilon, state_1, state_2, t, penalty):
+    """grad θ from the chunks' sums, then one optimizer step, in one pass over θ.
+
+    Block by block (fixed blocks of UPDATE_BLOCK elements, spread over threads): ‖W‖² of the
+    block before the step, grad = (Σ_c parts[c] + α W) / Σw, then the update of θ and the
+    optimizer's state (Adam at time step t, or SGD). Returns ‖W‖² (float64), the block sums
+    added in block order, so it does not depend on the thread count.
+    """
+    T = theta.dtype.type
+    eta = T(adam_step_size(t, learning_rate, beta_1, beta_2) if solver == ADAM else learning_rate)
+    alpha_t, sw_sum_t = T(alpha), T(sw_sum)
+    mu, b1, b2, eps = T(momentum), T(beta_1), T(beta_2), T(epsilon)
+    n = theta.shape[0]
+    n_blocks = (n + UPDATE_BLOCK - 1) // UPDATE_BLOCK
+    if n * n_chunks >= PARALLEL_MIN_ELEMENTS:
+        for blk in prange(n_blocks):
+            _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver, eta,
+                          mu, nesterov, b1, b2, eps, state_1, state_2, penalty, blk)
+    else:
+        for blk in range(n_blocks):
+            _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver, eta,
+                          mu, nesterov, b1, b2, eps, state_1, state_2, penalty, blk)
+    total = 0.0
+    for blk in range(n_blocks):
+        total += penalty[blk]
+    return total
+
+
+@jit
 def run_epoch(X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act, out, eps, alpha,
               batch_size, solver, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon,
-              state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats):
+              state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty):
     """One pass over the samples in ``sample_idx`` order, updating θ after every minibatch.
 
     state_1/state_2 are the optimizer's arrays (Adam: m, v; SGD: velocity and unused), t is
@@ -364,14 +437,16 @@ def run_epoch(X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         idx = sample_idx[start:stop]
-        loss = batch_loss_and_grad(X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act,
-                                   out, eps, alpha, h_buf, h_off, ga_buf, wt, parts, stats)
-        accumulated_loss += loss * (stop - start)
+        data_loss, sw_sum, n_chunks = batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off,
+                                                      b_off, act, out, eps, h_buf, h_off, ga_buf,
+                                                      wt, parts, stats)
         if solver == ADAM:
             t += 1
-            adam_update(theta, grad, state_1, state_2, t, learning_rate, beta_1, beta_2, epsilon)
-        else:
-            sgd_update(theta, grad, state_1, learning_rate, momentum, nesterov)
+        sq = update_theta(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum, solver,
+                          learning_rate, momentum, nesterov, beta_1, beta_2, epsilon, state_1,
+                          state_2, t, penalty)
+        loss = data_loss / sw_sum + 0.5 * alpha * sq / sw_sum
+        accumulated_loss += loss * (stop - start)
     return accumulated_loss, t
 
 

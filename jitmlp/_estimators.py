@@ -248,7 +248,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         sw = np.ones(n, dtype=X.dtype) if sample_weight is None else sample_weight
         idx = np.arange(n, dtype=np.int64)
         X_dense, X_csr = _kernel_input(X, X.dtype)
-        h_off, h_buf, ga_buf, wt, parts, stats = layout.workspace(n, X.dtype)
+        h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype)
         theta = np.empty(layout.size, dtype=X.dtype)
         grad = np.empty(layout.size, dtype=X.dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout)
@@ -323,7 +323,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
         grad = np.empty_like(theta)
-        h_off, h_buf, ga_buf, wt, parts, stats = layout.workspace(
+        h_off, h_buf, ga_buf, wt, parts, stats, penalty = layout.workspace(
             batch_size, X.dtype, batch_sizes=[batch_size, n_samples % batch_size])
         units, w_off, b_off, act, out = self._kernel_args(layout)
         eps = float(np.finfo(X.dtype).eps)
@@ -338,7 +338,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     act, out, eps, float(self.alpha), batch_size, opt.solver, opt.learning_rate,
                     float(self.momentum), bool(self.nesterovs_momentum), float(self.beta_1),
                     float(self.beta_2), float(self.epsilon), opt.state_1, opt.state_2, opt.t,
-                    h_buf, h_off, ga_buf, wt, parts, stats,
+                    h_buf, h_off, ga_buf, wt, parts, stats, penalty,
                 )
                 if early_stopping:  # the validation score needs this epoch's weights
                     self.coefs_, self.intercepts_ = layout.unpack(theta)

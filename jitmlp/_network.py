@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._config import UPDATE_BLOCK
+
 
 @dataclass(frozen=True)
 class Layout:
@@ -64,6 +66,7 @@ class Layout:
         wt     W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ (shared by all row chunks)
         parts  one gradient per row chunk, summed in chunk order after the chunks ran
         stats  per chunk: weighted loss sum and weight sum
+        penalty per block of the optimizer step: ‖W‖² of the block (float64)
         """
         from ._epoch import n_chunks_of
 
@@ -74,4 +77,5 @@ class Layout:
         wt = np.empty(max(1, int((self.units[1:-1] * self.units[2:]).sum())), dtype=dtype)
         parts = np.empty((n_chunks, self.size), dtype=dtype)
         stats = np.empty((n_chunks, 2), dtype=np.float64)
-        return h_off, h, grad_a, wt, parts, stats
+        penalty = np.empty(-(-self.size // UPDATE_BLOCK), dtype=np.float64)
+        return h_off, h, grad_a, wt, parts, stats, penalty

@@ -22,7 +22,8 @@ _CHUNK = 4096
 
 
 @jit
-def _sgd_chunk(theta, grad, velocity, mu, eta, nesterov, p0, p1):
+def sgd_span(theta, grad, velocity, mu, eta, nesterov, p0, p1):
+    """SGD with momentum on θ[p0:p1]."""
     # local views indexed from 0: this form vectorizes (indexing from p0 ran ~7x slower)
     th, gr, vel = theta[p0:p1], grad[p0:p1], velocity[p0:p1]
     for p in range(p1 - p0):
@@ -35,7 +36,8 @@ def _sgd_chunk(theta, grad, velocity, mu, eta, nesterov, p0, p1):
 
 
 @jit
-def _adam_chunk(theta, grad, m, v, b1, b2, eta, eps, p0, p1):
+def adam_span(theta, grad, m, v, b1, b2, eta, eps, p0, p1):
+    """Adam on θ[p0:p1] with the bias-corrected step size eta."""
     one = theta.dtype.type(1)
     # local views indexed from 0: this form vectorizes (indexing from p0 ran ~7x slower)
     th, gr, mm, vv = theta[p0:p1], grad[p0:p1], m[p0:p1], v[p0:p1]
@@ -56,10 +58,16 @@ def sgd_update(theta, grad, velocity, learning_rate, momentum, nesterov):
     n = theta.shape[0]
     if n >= PARALLEL_MIN_ELEMENTS:
         for c in prange((n + _CHUNK - 1) // _CHUNK):
-            _sgd_chunk(theta, grad, velocity, mu, eta, nesterov, c * _CHUNK,
+            sgd_span(theta, grad, velocity, mu, eta, nesterov, c * _CHUNK,
                        min(n, (c + 1) * _CHUNK))
     else:
-        _sgd_chunk(theta, grad, velocity, mu, eta, nesterov, 0, n)
+        sgd_span(theta, grad, velocity, mu, eta, nesterov, 0, n)
+
+
+@jit
+def adam_step_size(t, learning_rate_init, beta_1, beta_2):
+    """Adam's bias-corrected step size at time step t, in float64 as scikit-learn computes it."""
+    return learning_rate_init * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
 
 
 @jit_parallel
@@ -67,11 +75,10 @@ def adam_update(theta, grad, m, v, t, learning_rate_init, beta_1, beta_2, epsilo
     """One Adam step at time step t (t counts updates, starting at 1)."""
     T = theta.dtype.type
     b1, b2, eps = T(beta_1), T(beta_2), T(epsilon)
-    # the step size in float64 as scikit-learn computes it, then used in θ's dtype
-    eta = T(learning_rate_init * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t))
+    eta = T(adam_step_size(t, learning_rate_init, beta_1, beta_2))  # used in θ's dtype
     n = theta.shape[0]
     if n >= PARALLEL_MIN_ELEMENTS:
         for c in prange((n + _CHUNK - 1) // _CHUNK):
-            _adam_chunk(theta, grad, m, v, b1, b2, eta, eps, c * _CHUNK, min(n, (c + 1) * _CHUNK))
+            adam_span(theta, grad, m, v, b1, b2, eta, eps, c * _CHUNK, min(n, (c + 1) * _CHUNK))
     else:
-        _adam_chunk(theta, grad, m, v, b1, b2, eta, eps, 0, n)
+        adam_span(theta, grad, m, v, b1, b2, eta, eps, 0, n)

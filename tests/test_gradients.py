@@ -71,7 +71,7 @@ def make_problem(out, n_outputs, rng, n=23, n_features=5):
 
 def kernel_loss_grad(theta, layout, X, Y, act, out, alpha):
     n = X.shape[0]
-    h_off, h_buf, ga_buf, wt, parts, stats = layout.workspace(n, X.dtype)
+    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype)
     grad = np.empty_like(theta)
     no_csr = (np.empty(0), np.empty(0, np.int64), np.empty(0, np.int64))
     loss = batch_loss_and_grad(

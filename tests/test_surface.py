@@ -328,8 +328,8 @@ def test_float32_kernels_do_no_float64_arithmetic():
     cases = [
         (_activations.bias_g_rows, (A2, A1, i64, i64, i64)),
         (_activations.g_prime_span, (A1, A1, i64)),
-        (_optimizers._adam_chunk, (A1, A1, A1, A1, f32, f32, f32, f32, i64, i64)),
-        (_optimizers._sgd_chunk, (A1, A1, A1, f32, f32, boolean, i64, i64)),
+        (_optimizers.adam_span, (A1, A1, A1, A1, f32, f32, f32, f32, i64, i64)),
+        (_optimizers.sgd_span, (A1, A1, A1, f32, f32, boolean, i64, i64)),
         (_sparse.csr_matmul_rows, (A1, I1, I1, I1, A2, A2, i64, i64)),
         (_outputs.grad_a_L_row, (A1, nt.Array(nt.uint8, 1, "A"), f32, A1)),
         (_outputs.O_row, (A1, i64)),
