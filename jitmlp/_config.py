@@ -92,11 +92,8 @@ PARALLEL_MIN_FLOPS = 2.0e6
 # An elementwise pass over fewer elements than this runs on one thread.
 PARALLEL_MIN_ELEMENTS = 32768
 # Rows of the output handled together by one thread (the unit of work split across threads).
-# A multiple of 4 keeps every block on the 4-row register-blocked kernel of _layers.py.
-ROW_BLOCK = 4
-# The same for float32 dense layer products (_layers.py; float64 ones use ROW_BLOCK): a multiple of
-# 8 keeps every float32 block on the 8-row kernel.
-LAYER_ROW_BLOCK = 8
+# A multiple of 6 keeps every block on the 6-row register-blocked kernel of _layers.py.
+ROW_BLOCK = 12
 # Layer products with fewer output columns than this (and at least NARROW_MIN_M rows) are computed
 # transposed (Cᵀ = Bᵀ op(A)ᵀ, one thread), so the vectorized loop runs along the long dimension.
 NARROW_N = 16
