@@ -24,12 +24,13 @@ from ._config import (
     MIN_CHUNK_ROWS,
     PARALLEL_MIN_ELEMENTS,
     UPDATE_BLOCK,
+    UPDATE_PARALLEL_MIN,
     jit,
     jit_parallel,
 )
 from ._layers import matmul_serial, product, product_serial, transpose
 from ._optimizers import ADAM, adam_span, adam_step_size, sgd_span
-from ._outputs import O_IDENTITY, O_row, grad_a_L_row, sample_loss
+from ._outputs import O_EXP, O_IDENTITY, O_LOGISTIC, O_SOFTMAX, O_rows, grad_a_L_row, sample_loss
 from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
 
 
@@ -73,12 +74,12 @@ def gather_rows(X, idx, h0):
 
 @jit
 def bias_O(a, b, out):
-    """ŷ = O(a_L + b_L) row by row."""
+    """ŷ = O(a_L + b_L) for a block of rows."""
     for r in range(a.shape[0]):
         row = a[r]
         for j in range(row.shape[0]):
             row[j] += b[j]
-        O_row(row, out)
+    O_rows(a, out)
 
 
 @jit
@@ -180,15 +181,32 @@ def gather_of(X, idx, h0, parallel):
         gather_rows(X, idx, h0)
 
 
-@jit
-def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, out, eps):
-    """Σ_n w_n·loss_n (float64) and grad a_L = (ŷ - y)·w, row by row."""
+@jit(inline="always")
+def _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, out, eps):
     total = 0.0
     for r in range(idx.shape[0]):
         n = idx[r]
-        total += float(sw[n]) * sample_loss(y_hat[r], Y[n], out, eps)
-        grad_a_L_row(y_hat[r], Y[n], sw[n], grad_a[r])
+        y_hat_r, y_r = y_hat[r], Y[n]
+        total += float(sw[n]) * sample_loss(y_hat_r, y_r, out, eps)
+        grad_a_L_row(y_hat_r, y_r, sw[n], grad_a[r])
     return total
+
+
+@jit
+def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, out, eps):
+    """Σ_n w_n·loss_n (float64) and grad a_L = (ŷ - y)·w, row by row.
+
+    One row loop per output function, each with its code as a constant: with the choice made
+    inside the loop the row views' reference counting stayed in it (measured 6.1 us against
+    2 us per 100 rows of 10 outputs).
+    """
+    if out == O_SOFTMAX:
+        return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_SOFTMAX, eps)
+    if out == O_LOGISTIC:
+        return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_LOGISTIC, eps)
+    if out == O_IDENTITY:
+        return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_IDENTITY, eps)
+    return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_EXP, eps)
 
 
 @jit
@@ -409,7 +427,7 @@ def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver,
     mu, b1, b2, eps = T(momentum), T(beta_1), T(beta_2), T(epsilon)
     n = theta.shape[0]
     n_blocks = (n + UPDATE_BLOCK - 1) // UPDATE_BLOCK
-    if n * n_chunks >= PARALLEL_MIN_ELEMENTS:
+    if n >= UPDATE_PARALLEL_MIN:
         for blk in prange(n_blocks):
             _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver, eta,
                           mu, nesterov, b1, b2, eps, state_1, state_2, penalty, blk)

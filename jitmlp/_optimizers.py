@@ -12,13 +12,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
 
-from ._config import PARALLEL_MIN_ELEMENTS, jit, jit_parallel
+from ._config import jit
 
 SGD, ADAM = 0, 1
 SOLVERS = {"sgd": SGD, "adam": ADAM}
-_CHUNK = 4096
 
 
 @jit
@@ -50,35 +48,7 @@ def adam_span(theta, grad, m, v, b1, b2, eta, eps, p0, p1):
         th[p] += -eta * mp / (np.sqrt(vp) + eps)
 
 
-@jit_parallel
-def sgd_update(theta, grad, velocity, learning_rate, momentum, nesterov):
-    """velocity = μ·velocity - η·grad; θ += velocity (or μ·velocity - η·grad with Nesterov)."""
-    T = theta.dtype.type
-    mu, eta = T(momentum), T(learning_rate)
-    n = theta.shape[0]
-    if n >= PARALLEL_MIN_ELEMENTS:
-        for c in prange((n + _CHUNK - 1) // _CHUNK):
-            sgd_span(theta, grad, velocity, mu, eta, nesterov, c * _CHUNK,
-                       min(n, (c + 1) * _CHUNK))
-    else:
-        sgd_span(theta, grad, velocity, mu, eta, nesterov, 0, n)
-
-
 @jit
 def adam_step_size(t, learning_rate_init, beta_1, beta_2):
     """Adam's bias-corrected step size at time step t, in float64 as scikit-learn computes it."""
     return learning_rate_init * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
-
-
-@jit_parallel
-def adam_update(theta, grad, m, v, t, learning_rate_init, beta_1, beta_2, epsilon):
-    """One Adam step at time step t (t counts updates, starting at 1)."""
-    T = theta.dtype.type
-    b1, b2, eps = T(beta_1), T(beta_2), T(epsilon)
-    eta = T(adam_step_size(t, learning_rate_init, beta_1, beta_2))  # used in θ's dtype
-    n = theta.shape[0]
-    if n >= PARALLEL_MIN_ELEMENTS:
-        for c in prange((n + _CHUNK - 1) // _CHUNK):
-            adam_span(theta, grad, m, v, b1, b2, eta, eps, c * _CHUNK, min(n, (c + 1) * _CHUNK))
-    else:
-        adam_span(theta, grad, m, v, b1, b2, eta, eps, 0, n)

@@ -30,29 +30,41 @@ OUTPUTS = {"identity": O_IDENTITY, "logistic": O_LOGISTIC, "softmax": O_SOFTMAX,
 
 
 @jit
-def O_row(a, code):
-    """ŷ = O(a_L) in place for one row."""
-    n = a.shape[0]
+def O_rows(a, code):
+    """ŷ = O(a_L) in place for a C-contiguous block of rows.
+
+    The elementwise part (exp, logistic) runs as one loop over the whole block, which LLVM
+    vectorizes (a row of a few outputs alone would leave it mostly scalar). Softmax: each row is
+    shifted by its maximum first, and after the exp divided by its sum, taken left to right.
+    """
+    flat = a.reshape(a.size)
     if code == O_LOGISTIC:
-        for j in range(n):
-            a[j] = logistic(a[j])
+        for p in range(flat.shape[0]):
+            flat[p] = logistic(flat[p])
     elif code == O_SOFTMAX:
-        m = a[0]
-        for j in range(1, n):
-            if a[j] > m:
-                m = a[j]
-        s = a.dtype.type(0)
-        for j in range(n):
-            a[j] = exp(a[j] - m)
-            s += a[j]
-        for j in range(n):
-            a[j] /= s
+        for r in range(a.shape[0]):
+            row = a[r]
+            m = row[0]
+            for j in range(1, row.shape[0]):
+                if row[j] > m:
+                    m = row[j]
+            for j in range(row.shape[0]):
+                row[j] -= m
+        for p in range(flat.shape[0]):
+            flat[p] = exp(flat[p])
+        for r in range(a.shape[0]):
+            row = a[r]
+            s = row.dtype.type(0)
+            for j in range(row.shape[0]):
+                s += row[j]
+            for j in range(row.shape[0]):
+                row[j] /= s
     elif code == O_EXP:
-        for j in range(n):
-            a[j] = exp(a[j])
+        for p in range(flat.shape[0]):
+            flat[p] = exp(flat[p])
 
 
-@jit
+@jit(inline="always")  # per-row helper: inlined, no per-call array refcounting
 def _xlogy(x, y):
     """x log y with 0 log y = 0, as scipy.special.xlogy (float64)."""
     if x == 0.0:
@@ -60,7 +72,7 @@ def _xlogy(x, y):
     return x * np.log(y)
 
 
-@jit
+@jit(inline="always")  # per-row helper: inlined, no per-call array refcounting
 def sample_loss(y_hat, y, code, eps):
     """The loss of one sample summed over outputs, in float64 (the pairs of the table above)."""
     total = 0.0
@@ -86,7 +98,7 @@ def sample_loss(y_hat, y, code, eps):
     return total
 
 
-@jit
+@jit(inline="always")  # per-row helper: inlined, no per-call array refcounting
 def grad_a_L_row(y_hat, y, w, grad_a):
     """grad a_L = (ŷ - y)·w for one sample of weight w: the canonical pairs' shared gradient."""
     T = y_hat.dtype.type  # y may be uint8 class indicators: compute in ŷ's dtype
