@@ -117,7 +117,8 @@ CHUNKED_MAX_FLOPS = 2.0e8
 # that a block of θ, its gradient, the optimizer's state and the chunks' sums stay in L1 between
 # the step's three loops; also the grouping of the ‖W‖² sum, so a constant.
 UPDATE_BLOCK = 1024
-# θ of at least this many elements is updated by all threads (digits, 7,510 elements: 8.1 -> 5.9 us per step).
+# θ of at least this many elements is updated by all threads (digits, 7,510 elements: 8.1 -> 5.9
+# us per step).
 UPDATE_PARALLEL_MIN = 4096
 # Rows per chunk in predict: each chunk runs the whole forward pass on one thread.
 PREDICT_CHUNK = 128
