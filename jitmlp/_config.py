@@ -98,8 +98,6 @@ ROW_BLOCK = 12
 # transposed (Cᵀ = Bᵀ op(A)ᵀ, one thread), so the vectorized loop runs along the long dimension.
 NARROW_N = 16
 NARROW_MIN_M = 16
-# Rows of A per panel of the transpose copy when AT's row length would alias in L1 (see transpose).
-TRANSPOSE_BLOCK = 8
 # A minibatch is split into a fixed number of row chunks, each run through forward and backward
 # by one thread, their gradients then summed in chunk order. The split depends only on the batch
 # size (at most MAX_CHUNKS chunks of at least MIN_CHUNK_ROWS rows), never on the thread count, so
