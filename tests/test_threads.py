@@ -26,6 +26,7 @@ for dtype in (np.float64, np.float32):
     Xd = X.astype(dtype)
     for model, Xf, target in [
         (MLPClassifier((160, 96), max_iter=3, random_state=0, batch_size=300), Xd, y),
+        (MLPClassifier((512, 256), max_iter=1, random_state=0, batch_size=256), Xd, y),
         (MLPClassifier((64,), activation="tanh", solver="sgd", max_iter=2, random_state=1), Xd, y),
         (MLPRegressor(hidden_layer_sizes=(128,), max_iter=2, random_state=0), Xd, X[:, :3].astype(dtype)),
         (MLPClassifier((100,), max_iter=2, random_state=0),
@@ -51,6 +52,16 @@ def test_bit_identical_weights_for_one_and_two_threads_and_between_runs():
     one, two, two_again = _run(1), _run(2), _run(2)
     assert len(one) == 64
     assert one == two == two_again
+
+
+def test_hashed_fits_cover_both_ways_of_splitting_a_batch():
+    """The fits above include batches split into row chunks (one per thread) and batches run as
+    one chunk whose layer products split their rows over the threads."""
+    from jitmlp._epoch import n_chunks_of
+
+    assert n_chunks_of(300, np.array([120, 160, 96, 5])) == 2
+    assert n_chunks_of(256, np.array([120, 512, 256, 5])) == 1
+    assert n_chunks_of(200, np.array([120, 64, 5])) == 2
 
 
 @pytest.fixture
