@@ -161,8 +161,10 @@ def main():
                     np_res[nt] = flops / t / 1e9
             same = np.array_equal(outs[1], outs[n_threads])
             err = np.abs(outs[n_threads] - ref).max() / max(np.abs(ref).max(), 1e-300)
-            npc = (f"{np_res[1]:7.1f} {np_res[n_threads]:7.1f}" if np_res else f"{'-':>7s} {'-':>7s}")
-            print(f"{name:14s} {M:4d} {K:4d} {N:4d} {dt:3s} | {res[1]:7.2f} {res[n_threads]:7.2f} | "
+            npc = (f"{np_res[1]:7.1f} {np_res[n_threads]:7.1f}" if np_res
+                   else f"{'-':>7s} {'-':>7s}")
+            print(f"{name:14s} {M:4d} {K:4d} {N:4d} {dt:3s} | "
+                  f"{res[1]:7.2f} {res[n_threads]:7.2f} | "
                   f"{npc} | {us:8.1f} | {str(same):6s} {err:.1e}", flush=True)
 
 

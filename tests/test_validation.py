@@ -115,8 +115,11 @@ def test_dataframe_input_keeps_feature_names_and_checks_them():
         model.predict(df.rename(columns={"a": "z"}))
 
 
-@pytest.mark.parametrize("labels", [np.array(["cat", "dog", "emu"])[np.arange(40) % 3],
-                                    np.array(["cat", "dog", "emu"], dtype=object)[np.arange(40) % 3]],
+_ANIMALS = ["cat", "dog", "emu"]
+
+
+@pytest.mark.parametrize("labels", [np.array(_ANIMALS)[np.arange(40) % 3],
+                                    np.array(_ANIMALS, dtype=object)[np.arange(40) % 3]],
                          ids=["strings", "string-objects"])
 def test_string_and_object_labels(labels):
     model = fitted(MLPClassifier(max_iter=5, random_state=0), X, labels)
