@@ -29,7 +29,8 @@ for dtype in (np.float64, np.float32):
         (MLPClassifier((512, 256), max_iter=1, random_state=0, batch_size=256), Xd, y),
         (MLPClassifier((64,), activation="tanh", solver="sgd", max_iter=2, random_state=1),
          Xd, y),
-        (MLPRegressor(hidden_layer_sizes=(128,), max_iter=2, random_state=0), Xd, X[:, :3].astype(dtype)),
+        (MLPRegressor(hidden_layer_sizes=(128,), max_iter=2, random_state=0),
+         Xd, X[:, :3].astype(dtype)),
         (MLPClassifier((100,), max_iter=2, random_state=0),
          sp.csr_matrix(np.where(np.abs(Xd) > 1, Xd, 0)), y),
     ]:
