@@ -135,23 +135,26 @@ def test_sequential_sum_order(dtype):
 @pytest.mark.parametrize("a_transposed", [False, True])
 @pytest.mark.parametrize("K,N", [(1, 1), (3, 17), (4, 16), (23, 40), (64, 100), (7, 3)])
 def test_row_kernels_agree_bitwise(K, N, a_transposed, dtype):
-    """The 6-row kernel, the 4-row kernel and the 1-row kernel give the same bits, for A as
-    stored and for the transpose view the weight gradient hands them."""
-    M = 12
+    """The 7-row, 6-row, 4-row and 1-row kernels give the same bits, for A as stored and for
+    the transpose view the weight gradient hands them."""
+    M = 14
     rng = np.random.default_rng(K * 100 + N)
     A = rng.standard_normal((K, M) if a_transposed else (M, K)).astype(dtype)
     op_A = A.T if a_transposed else A
     B = rng.standard_normal((K, N)).astype(dtype)
-    C6 = np.full((M, N), np.nan, dtype=dtype)
-    C4 = np.full((M, N), np.nan, dtype=dtype)
-    C1 = np.full((M, N), np.nan, dtype=dtype)
+    C7, C6, C4, C1 = (np.full((M, N), np.nan, dtype=dtype) for _ in range(4))
+    _layers._rows7(op_A, B, C7, 0)
+    _layers._rows7(op_A, B, C7, 7)
     _layers._rows6(op_A, B, C6, 0)
     _layers._rows6(op_A, B, C6, 6)
-    for i in range(0, M, 4):
+    for i in range(0, 12, 4):
         _layers._rows4(op_A, B, C4, i)
     for i in range(M):
         _layers._row1(op_A, B, C1, i)
-    assert np.array_equal(C6.view(np.uint8), C4.view(np.uint8))
-    assert np.array_equal(C6.view(np.uint8), C1.view(np.uint8))
+    for i in (12, 13):
+        _layers._row1(op_A, B, C6, i)
+        _layers._row1(op_A, B, C4, i)
+    for other in (C6, C4, C1):
+        assert np.array_equal(C7.view(np.uint8), other.view(np.uint8))
     tol = RTOL[dtype] * max(K, 1)
-    np.testing.assert_allclose(C6, op_A @ B, rtol=tol, atol=tol)
+    np.testing.assert_allclose(C7, op_A @ B, rtol=tol, atol=tol)
