@@ -112,8 +112,6 @@ def n_chunks_of(nb, units):
     return max(1, min(MAX_CHUNKS, nb // MIN_CHUNK_ROWS))
 
 
-
-
 @jit
 def forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, nb, r0, r1, X_csr, idx,
                   parallel):
@@ -224,7 +222,8 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
     """Backward pass of batch rows r0:r1 on this thread, from grad a_L down to layer 1.
 
     Writes this chunk's unscaled sums Σ_n h_{k-1}[n]ᵀ grad a_k[n] and Σ_n grad a_k[n] into
-    ``part`` (laid out like θ); ``reduce_chunks`` adds the chunks, the L2 term and the division.
+    ``part`` (laid out like θ); ``reduce_chunks`` (lbfgs) or ``update_theta`` (sgd, adam) adds
+    the chunks, the L2 term and the division.
     """
     literally(parallel)
     L = units.shape[0] - 1
