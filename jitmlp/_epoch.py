@@ -113,26 +113,25 @@ def n_chunks_of(nb, units):
 
 
 @jit
-def forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, nb, r0, r1, X_csr, idx,
-                  parallel):
-    """Forward pass of batch rows r0:r1 on this thread; leaves ŷ in those rows of h_L.
+def forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_csr, parallel):
+    """Forward pass of the chunk's samples ``rows`` (indices into X); leaves ŷ in its h_L.
 
     Dense input has been gathered into h_0; sparse input (X_csr = (data, indices, indptr), not
     empty) is read from its stored non-zeros by the first layer directly.
     """
     literally(parallel)
     L = units.shape[0] - 1
+    n = rows.shape[0]
     for k in range(L):
         W = W_k(theta, units, w_off, k)
-        a = chunk_rows(h_buf, h_off[k + 1], units[k + 1], r0, r1)
+        a = chunk_rows(h_buf, h_off[k + 1], units[k + 1], 0, n)
         if k == 0 and X_csr[2].shape[0] > 0:
             if parallel:  # the whole batch: rows split over threads
-                csr_matmul(X_csr[0], X_csr[1], X_csr[2], idx, W, a)
+                csr_matmul(X_csr[0], X_csr[1], X_csr[2], rows, W, a)
             else:
-                a_all = chunk_rows(h_buf, h_off[1], units[1], 0, nb)
-                csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], idx, W, a_all, r0, r1)
+                csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], rows, W, a, 0, n)
         else:
-            layer_product(chunk_rows(h_buf, h_off[k], units[k], r0, r1), False, W, a, parallel)
+            layer_product(chunk_rows(h_buf, h_off[k], units[k], 0, n), False, W, a, parallel)
         if k < L - 1:
             bias_g_of(a, b_k(theta, units, b_off, k), act, parallel)
         else:
@@ -217,9 +216,9 @@ def wt_offset(units, k):
 
 
 @jit
-def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, wt, nb, r0, r1,
-                   X_csr, idx, parallel):
-    """Backward pass of batch rows r0:r1 on this thread, from grad a_L down to layer 1.
+def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, wt, rows, X_csr,
+                   parallel):
+    """Backward pass of the chunk's samples ``rows``, from grad a_L down to layer 1.
 
     Writes this chunk's unscaled sums Σ_n h_{k-1}[n]ᵀ grad a_k[n] and Σ_n grad a_k[n] into
     ``part`` (laid out like θ); ``reduce_chunks`` (lbfgs) or ``update_theta`` (sgd, adam) adds
@@ -227,27 +226,27 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
     """
     literally(parallel)
     L = units.shape[0] - 1
+    n = rows.shape[0]
     zero = theta.dtype.type(0)
     ga0 = h_off[1]
     for k in range(L - 1, -1, -1):
         fan_in, fan_out = units[k], units[k + 1]
-        h_prev = chunk_rows(h_buf, h_off[k], fan_in, r0, r1)
-        grad_a = chunk_rows(ga_buf, h_off[k + 1] - ga0, fan_out, r0, r1)
+        h_prev = chunk_rows(h_buf, h_off[k], fan_in, 0, n)
+        grad_a = chunk_rows(ga_buf, h_off[k + 1] - ga0, fan_out, 0, n)
         # grad W_k = h_{k-1}ᵀ grad a_k  (this chunk's share)
         gW = W_k(part, units, w_off, k)
         if k == 0 and X_csr[2].shape[0] > 0:
             if parallel:  # the whole batch: column blocks split over threads
-                csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], idx, grad_a, gW)
+                csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW)
             else:
-                _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], idx[r0:r1], grad_a, gW, 0,
-                                fan_out)
+                _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW, 0, fan_out)
         else:
             layer_product(h_prev, True, grad_a, gW, parallel)
         # grad b_k = Σ_n grad a_k[n]  (this chunk's share)
         gb = b_k(part, units, b_off, k)
         for j in range(fan_out):
             gb[j] = zero
-        for r in range(r1 - r0):
+        for r in range(n):
             grad_a_r = grad_a[r]
             for j in range(fan_out):
                 gb[j] += grad_a_r[j]
@@ -255,38 +254,39 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
             # grad h_{k-1} = grad a_k W_kᵀ, then grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1})
             start = wt_offset(units, k)
             WT = wt[start : start + fan_in * fan_out].reshape((fan_out, fan_in))
-            grad_a_below = chunk_rows(ga_buf, h_off[k] - ga0, fan_in, r0, r1)
+            grad_a_below = chunk_rows(ga_buf, h_off[k] - ga0, fan_in, 0, n)
             layer_product(grad_a, False, WT, grad_a_below, parallel)
             g_prime_of(h_prev, grad_a_below, act, parallel)
 
 
 @jit
-def chunk(X, X_csr, Y, sw, idx, theta, parts, stats, units, w_off, b_off, act, out, eps,
+def chunk(X, X_csr, Y, sw, idx, theta, part, stats, units, w_off, b_off, act, out, eps,
           h_buf, h_off, ga_buf, wt, c, n_chunks, parallel):
     """Forward, loss and backward of row chunk c of the batch: the unit of parallel work.
 
-    ``parallel`` is a compile-time constant, so this is compiled twice: with the serial kernels
-    (for chunks that run side by side, one per thread) and with the row-parallel ones (for a
-    batch that runs as one chunk). Both give the same bits for the same chunk.
+    The chunk is batch rows c·nb//n_chunks .. (c+1)·nb//n_chunks; it works in its own buffers
+    (h_buf, ga_buf from row 0, its gradient sums into ``part``). ``parallel`` is a compile-time
+    constant, so this is compiled twice: with the serial kernels (for chunks that run side by
+    side, one per thread) and with the row-parallel ones (for a batch that runs as one chunk).
+    Both give the same bits for the same chunk.
     """
     literally(parallel)
     nb = idx.shape[0]
-    r0 = c * nb // n_chunks
-    r1 = (c + 1) * nb // n_chunks
+    rows = idx[c * nb // n_chunks : (c + 1) * nb // n_chunks]
+    n = rows.shape[0]
     L = units.shape[0] - 1
     if X_csr[2].shape[0] == 0:
-        gather_of(X, idx[r0:r1], chunk_rows(h_buf, h_off[0], units[0], r0, r1), parallel)
-    forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, nb, r0, r1, X_csr, idx,
-                  parallel)
-    y_hat = chunk_rows(h_buf, h_off[L], units[L], r0, r1)
-    ga_L = chunk_rows(ga_buf, h_off[L] - h_off[1], units[L], r0, r1)
-    stats[c, 0] = loss_and_grad_a_L(Y, sw, idx[r0:r1], y_hat, ga_L, out, eps)
+        gather_of(X, rows, chunk_rows(h_buf, h_off[0], units[0], 0, n), parallel)
+    forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_csr, parallel)
+    y_hat = chunk_rows(h_buf, h_off[L], units[L], 0, n)
+    ga_L = chunk_rows(ga_buf, h_off[L] - h_off[1], units[L], 0, n)
+    stats[c, 0] = loss_and_grad_a_L(Y, sw, rows, y_hat, ga_L, out, eps)
     sw_sum = 0.0
-    for r in range(r0, r1):
-        sw_sum += float(sw[idx[r]])
+    for r in range(n):
+        sw_sum += float(sw[rows[r]])
     stats[c, 1] = sw_sum
-    backward_chunk(theta, parts[c], units, w_off, b_off, act, h_buf, h_off, ga_buf, wt, nb, r0,
-                   r1, X_csr, idx, parallel)
+    backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, wt, rows, X_csr,
+                   parallel)
 
 
 @jit
@@ -295,11 +295,11 @@ def _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, p0,
     # local views indexed from 0, one array per loop: these loops vectorize
     g = grad[p0:p1]
     n = p1 - p0
-    first = parts[0, p0:p1]
+    first = parts[0][p0:p1]
     for p in range(n):
         g[p] = first[p]
     for c in range(1, n_chunks):
-        part = parts[c, p0:p1]
+        part = parts[c][p0:p1]
         for p in range(n):
             g[p] += part[p]
     n_w = min(n, max(0, n_weights - p0))  # elements of this span that are weights
@@ -359,7 +359,8 @@ def batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off, b_off, act, out, 
     Returns (Σ_n w_n·loss_n, Σ_n w_n, number of chunks). X is dense (n, n_features) with
     X_csr = three empty arrays, or X is empty and X_csr holds the CSR (data, indices, indptr) of
     the input. The batch runs as a fixed number of row chunks in parallel (one parallel region
-    per batch); ``reduce_chunks`` or ``update_theta`` adds them up in chunk order.
+    per batch); ``reduce_chunks`` or ``update_theta`` adds them up in chunk order. h_buf, ga_buf
+    and parts hold one buffer per chunk (``Layout.workspace``).
     """
     nb = idx.shape[0]
     L = units.shape[0] - 1
@@ -370,11 +371,11 @@ def batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off, b_off, act, out, 
     n_chunks = n_chunks_of(nb, units)
     if n_chunks > 1:
         for c in prange(n_chunks):
-            chunk(X, X_csr, Y, sw, idx, theta, parts, stats, units, w_off, b_off, act, out, eps,
-                  h_buf, h_off, ga_buf, wt, c, n_chunks, False)
+            chunk(X, X_csr, Y, sw, idx, theta, parts[c], stats, units, w_off, b_off, act, out,
+                  eps, h_buf[c], h_off, ga_buf[c], wt, c, n_chunks, False)
     else:  # one chunk: its layer products split their rows over the threads
-        chunk(X, X_csr, Y, sw, idx, theta, parts, stats, units, w_off, b_off, act, out, eps,
-              h_buf, h_off, ga_buf, wt, 0, 1, True)
+        chunk(X, X_csr, Y, sw, idx, theta, parts[0], stats, units, w_off, b_off, act, out, eps,
+              h_buf[0], h_off, ga_buf[0], wt, 0, 1, True)
     data_loss = 0.0
     sw_sum = 0.0
     for c in range(n_chunks):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._config import UPDATE_BLOCK
+from ._config import MAX_CHUNKS, UPDATE_BLOCK
 
 
 @dataclass(frozen=True)
@@ -56,26 +56,44 @@ class Layout:
         return coefs, intercepts
 
     def workspace(self, n_rows: int, dtype, batch_sizes=None):
-        """Buffers for a batch of up to n_rows samples, allocated once per fit.
+        """Buffers for batches of up to n_rows samples, allocated once per fit.
 
-        ``batch_sizes`` lists the batch sizes that will occur (default: n_rows); the per-chunk
-        gradients get room for as many chunks as the largest split among them needs.
+        ``batch_sizes`` lists the batch sizes that will occur (default: n_rows). A batch runs as
+        up to MAX_CHUNKS row chunks (``_epoch.n_chunks_of``), and every chunk gets buffers of its
+        own, separately allocated. Chunks run side by side on different threads; with one shared
+        allocation both threads take hundreds of views of it per batch, each view an atomic
+        update of the same reference count (one cache line bouncing between the cores). Measured
+        on digits, forward + backward of a 200-row batch: 61-62 us with shared buffers in the
+        machine's fast phases and 84-88 us in its slow ones, against 59-62 us throughout with
+        buffers of their own.
 
-        h      rows of h_0 (the gathered inputs) .. h_L (= ŷ), per layer, offsets ``h_off``
-        grad_a rows of grad a_1 .. grad a_L, per layer, offsets ``h_off[k] - h_off[1]``
-        wt     W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ (shared by all row chunks)
-        parts  one gradient per row chunk, summed in chunk order after the chunks ran
-        stats  per chunk: weighted loss sum and weight sum
+        h       per chunk: its rows of h_0 (the gathered inputs) .. h_L (= ŷ), layer k from
+                ``h_off[k]``, row-major
+        grad_a  per chunk: its rows of grad a_1 .. grad a_L, layer k from ``h_off[k] - h_off[1]``
+        wt      W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ (read by all chunks)
+        parts   per chunk: its gradient sums, laid out like θ; added in chunk order afterwards
+        stats   per chunk: weighted loss sum and weight sum
         penalty per block of the optimizer step: ‖W‖² of the block (float64)
+
+        h, grad_a and parts are tuples of MAX_CHUNKS arrays (one compiled type whatever the
+        split); chunks that no batch uses get one-element placeholders.
         """
         from ._epoch import n_chunks_of
 
-        n_chunks = max(n_chunks_of(nb, self.units) for nb in (batch_sizes or [n_rows]) if nb > 0)
-        h_off = np.concatenate(([0], np.cumsum(n_rows * self.units))).astype(np.int64)
-        h = np.empty(int(h_off[-1]), dtype=dtype)
-        grad_a = np.empty(int(h_off[-1] - h_off[1]), dtype=dtype)
+        splits = [(nb, n_chunks_of(nb, self.units)) for nb in (batch_sizes or [n_rows]) if nb > 0]
+        n_chunks = max((n for _, n in splits), default=1)
+        # rows of the largest chunk of any batch: chunk c of nb rows is rows c·nb//n .. (c+1)·nb//n
+        cap = max((-(-nb // n) for nb, n in splits), default=1)
+        h_off = np.concatenate(([0], np.cumsum(cap * self.units))).astype(np.int64)
+
+        def per_chunk(size):
+            return tuple(np.empty(size if c < n_chunks else 1, dtype=dtype)
+                         for c in range(MAX_CHUNKS))
+
+        h = per_chunk(int(h_off[-1]))
+        grad_a = per_chunk(int(h_off[-1] - h_off[1]))
+        parts = per_chunk(self.size)
         wt = np.empty(max(1, int((self.units[1:-1] * self.units[2:]).sum())), dtype=dtype)
-        parts = np.empty((n_chunks, self.size), dtype=dtype)
-        stats = np.empty((n_chunks, 2), dtype=np.float64)
+        stats = np.empty((MAX_CHUNKS, 2), dtype=np.float64)
         penalty = np.empty(-(-self.size // UPDATE_BLOCK), dtype=np.float64)
         return h_off, h, grad_a, wt, parts, stats, penalty
