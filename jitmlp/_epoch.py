@@ -292,22 +292,20 @@ def chunk(X, X_csr, Y, sw, idx, theta, part, stats, units, w_off, b_off, act, ou
 @jit
 def _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, p0, p1):
     """grad[p0:p1] = (Σ_c parts[c] + α θ) / Σw (no α term for biases), chunks added in order."""
-    # local views indexed from 0, one array per loop: these loops vectorize
-    g = grad[p0:p1]
-    n = p1 - p0
-    first = parts[0][p0:p1]
-    for p in range(n):
-        g[p] = first[p]
+    # unsigned indices into the whole arrays, no views: see _optimizers.adam_span
+    u0, u1 = np.uint64(p0), np.uint64(p1)
+    u_w = np.uint64(min(p1, max(p0, n_weights)))  # θ[p0:u_w] are weights
+    first = parts[0]
+    for p in range(u0, u1):
+        grad[p] = first[p]
     for c in range(1, n_chunks):
-        part = parts[c][p0:p1]
-        for p in range(n):
-            g[p] += part[p]
-    n_w = min(n, max(0, n_weights - p0))  # elements of this span that are weights
-    th = theta[p0 : p0 + n_w]
-    for p in range(n_w):
-        g[p] = (g[p] + alpha_t * th[p]) / sw_sum_t
-    for p in range(n_w, n):
-        g[p] = g[p] / sw_sum_t
+        part = parts[c]
+        for p in range(u0, u1):
+            grad[p] += part[p]
+    for p in range(u0, u_w):
+        grad[p] = (grad[p] + alpha_t * theta[p]) / sw_sum_t
+    for p in range(u_w, u1):
+        grad[p] = grad[p] / sw_sum_t
 
 
 @jit_parallel
@@ -329,19 +327,20 @@ def reduce_chunks(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum):
 def _sum_sq_span(theta, p0, p1):
     """Σ θ[p]² over p0:p1 in float64: four running sums over interleaved elements, added in a
     fixed order at the end (a single running sum is bound by the latency of one addition)."""
-    w = theta[p0:p1]
-    n = p1 - p0
+    # unsigned indices into θ, no view: see _optimizers.adam_span
+    u0, u1, one, four = np.uint64(p0), np.uint64(p1), np.uint64(1), np.uint64(4)
+    u4 = u1 - (u1 - u0) % four
     s0 = s1 = s2 = s3 = 0.0
-    n4 = n - n % 4
-    for p in range(0, n4, 4):
-        x0, x1, x2, x3 = float(w[p]), float(w[p + 1]), float(w[p + 2]), float(w[p + 3])
+    for p in range(u0, u4, four):
+        x0, x1 = float(theta[p]), float(theta[p + one])
+        x2, x3 = float(theta[p + one + one]), float(theta[p + four - one])
         s0 += x0 * x0
         s1 += x1 * x1
         s2 += x2 * x2
         s3 += x3 * x3
     total = (s0 + s1) + (s2 + s3)
-    for p in range(n4, n):
-        total += float(w[p]) * float(w[p])
+    for p in range(u4, u1):
+        total += float(theta[p]) * float(theta[p])
     return total
 
 

@@ -22,30 +22,32 @@ SOLVERS = {"sgd": SGD, "adam": ADAM}
 @jit
 def sgd_span(theta, grad, velocity, mu, eta, nesterov, p0, p1):
     """SGD with momentum on θ[p0:p1]."""
-    # local views indexed from 0: this form vectorizes (indexing from p0 ran ~7x slower)
-    th, gr, vel = theta[p0:p1], grad[p0:p1], velocity[p0:p1]
-    for p in range(p1 - p0):
-        v = mu * vel[p] - eta * gr[p]
-        vel[p] = v
+    for p in range(np.uint64(p0), np.uint64(p1)):  # unsigned: see adam_span
+        v = mu * velocity[p] - eta * grad[p]
+        velocity[p] = v
         if nesterov:
-            th[p] += mu * v - eta * gr[p]
+            theta[p] += mu * v - eta * grad[p]
         else:
-            th[p] += v
+            theta[p] += v
 
 
 @jit
 def adam_span(theta, grad, m, v, b1, b2, eta, eps, p0, p1):
-    """Adam on θ[p0:p1] with the bias-corrected step size eta."""
+    """Adam on θ[p0:p1] with the bias-corrected step size eta.
+
+    The index is unsigned, so numba emits no negative-index wraparound and the loop vectorizes
+    while indexing the whole arrays (measured: as fast as indexing views θ[p0:p1] from 0). No
+    views: every view takes a reference on the array, an atomic update that two threads
+    updating neighbouring blocks would contend for.
+    """
     one = theta.dtype.type(1)
-    # local views indexed from 0: this form vectorizes (indexing from p0 ran ~7x slower)
-    th, gr, mm, vv = theta[p0:p1], grad[p0:p1], m[p0:p1], v[p0:p1]
-    for p in range(p1 - p0):
-        g = gr[p]
-        mp = b1 * mm[p] + (one - b1) * g
-        vp = b2 * vv[p] + (one - b2) * (g * g)
-        mm[p] = mp
-        vv[p] = vp
-        th[p] += -eta * mp / (np.sqrt(vp) + eps)
+    for p in range(np.uint64(p0), np.uint64(p1)):
+        g = grad[p]
+        mp = b1 * m[p] + (one - b1) * g
+        vp = b2 * v[p] + (one - b2) * (g * g)
+        m[p] = mp
+        v[p] = vp
+        theta[p] += -eta * mp / (np.sqrt(vp) + eps)
 
 
 @jit
