@@ -59,6 +59,28 @@ def _kernel_input(X, dtype):
     return np.ascontiguousarray(X, dtype=dtype), empty
 
 
+def _binarized(label_binarizer, y):
+    """``label_binarizer.transform(y).astype(bool)`` for labels that are known to be classes.
+
+    Called on the y the binarizer was just fitted on, or whose classes were just checked
+    against ``classes_``; for 1-D binary and multiclass y the indicator is built directly, without
+    ``transform``'s second validation of y (0.45 of a digits fit's 2 ms fixed cost). Any other y
+    (multilabel, a single class, a label that is not a class) goes through ``transform``.
+    """
+    classes = label_binarizer.classes_
+    if (label_binarizer.y_type_ in ("binary", "multiclass") and not label_binarizer.sparse_output
+            and np.ndim(y) == 1 and len(classes) >= 2):
+        y = np.asarray(y)
+        position = np.searchsorted(classes, y)
+        if position.size and position.max() < len(classes) and np.array_equal(classes[position], y):
+            if len(classes) == 2:  # one column: the positive (second) class
+                return (position == 1).reshape(-1, 1)
+            indicator = np.zeros((y.shape[0], len(classes)), dtype=bool)
+            indicator[np.arange(y.shape[0]), position] = True
+            return indicator
+    return label_binarizer.transform(y).astype(bool)
+
+
 def _shuffled(sample_idx, random_state):
     """``sklearn.utils.shuffle(sample_idx, random_state=random_state)``: the same draws from
     the same RandomState, without its validation overhead (~90 µs per epoch)."""
@@ -537,7 +559,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                     "`y` has classes not in `self.classes_`. "
                     f"`self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-        y = self._label_binarizer.transform(y).astype(bool)
+        y = _binarized(self._label_binarizer, y)
         return X, y
 
     def predict(self, X):
