@@ -265,7 +265,8 @@ def chunk(X, X_csr, Y, sw, idx, theta, part, stats, units, w_off, b_off, act, ou
     """Forward, loss and backward of row chunk c of the batch: the unit of parallel work.
 
     The chunk is batch rows c·nb//n_chunks .. (c+1)·nb//n_chunks; it works in its own buffers
-    (h_buf, ga_buf from row 0, its gradient sums into ``part``). ``parallel`` is a compile-time
+    (h_buf, ga_buf from row 0, W_kᵀ into ``wt``, its gradient sums into ``part``), so the two
+    threads share nothing they write. ``parallel`` is a compile-time
     constant, so this is compiled twice: with the serial kernels (for chunks that run side by
     side, one per thread) and with the row-parallel ones (for a batch that runs as one chunk).
     Both give the same bits for the same chunk.
@@ -275,6 +276,10 @@ def chunk(X, X_csr, Y, sw, idx, theta, part, stats, units, w_off, b_off, act, ou
     rows = idx[c * nb // n_chunks : (c + 1) * nb // n_chunks]
     n = rows.shape[0]
     L = units.shape[0] - 1
+    for k in range(1, L):  # W_kᵀ for the gradients to the layers below
+        start = wt_offset(units, k)
+        transpose(W_k(theta, units, w_off, k),
+                  wt[start : start + units[k] * units[k + 1]].reshape((units[k + 1], units[k])))
     if X_csr[2].shape[0] == 0:
         gather_of(X, rows, chunk_rows(h_buf, h_off[0], units[0], 0, n), parallel)
     forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_csr, parallel)
@@ -358,23 +363,19 @@ def batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off, b_off, act, out, 
     Returns (Σ_n w_n·loss_n, Σ_n w_n, number of chunks). X is dense (n, n_features) with
     X_csr = three empty arrays, or X is empty and X_csr holds the CSR (data, indices, indptr) of
     the input. The batch runs as a fixed number of row chunks in parallel (one parallel region
-    per batch); ``reduce_chunks`` or ``update_theta`` adds them up in chunk order. h_buf, ga_buf
-    and parts hold one buffer per chunk (``Layout.workspace``).
+    per batch); ``reduce_chunks`` or ``update_theta`` adds them up in chunk order. h_buf, ga_buf,
+    wt and parts hold one buffer per chunk (``Layout.workspace``).
     """
     nb = idx.shape[0]
     L = units.shape[0] - 1
-    for k in range(1, L):  # W_kᵀ for the gradients to the layers below, shared by the chunks
-        start = wt_offset(units, k)
-        transpose(W_k(theta, units, w_off, k),
-                  wt[start : start + units[k] * units[k + 1]].reshape((units[k + 1], units[k])))
     n_chunks = n_chunks_of(nb, units)
     if n_chunks > 1:
         for c in prange(n_chunks):
             chunk(X, X_csr, Y, sw, idx, theta, parts[c], stats, units, w_off, b_off, act, out,
-                  eps, h_buf[c], h_off, ga_buf[c], wt, c, n_chunks, False)
+                  eps, h_buf[c], h_off, ga_buf[c], wt[c], c, n_chunks, False)
     else:  # one chunk: its layer products split their rows over the threads
         chunk(X, X_csr, Y, sw, idx, theta, parts[0], stats, units, w_off, b_off, act, out, eps,
-              h_buf[0], h_off, ga_buf[0], wt, 0, 1, True)
+              h_buf[0], h_off, ga_buf[0], wt[0], 0, 1, True)
     data_loss = 0.0
     sw_sum = 0.0
     for c in range(n_chunks):

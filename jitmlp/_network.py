@@ -70,12 +70,12 @@ class Layout:
         h       per chunk: its rows of h_0 (the gathered inputs) .. h_L (= ŷ), layer k from
                 ``h_off[k]``, row-major
         grad_a  per chunk: its rows of grad a_1 .. grad a_L, layer k from ``h_off[k] - h_off[1]``
-        wt      W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ (read by all chunks)
+        wt      per chunk: W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ
         parts   per chunk: its gradient sums, laid out like θ; added in chunk order afterwards
-        stats   per chunk: weighted loss sum and weight sum
+        stats   per chunk, one cache line each: weighted loss sum and weight sum
         penalty per block of the optimizer step: ‖W‖² of the block (float64)
 
-        h, grad_a and parts are tuples of MAX_CHUNKS arrays (one compiled type whatever the
+        h, grad_a, wt and parts are tuples of MAX_CHUNKS arrays (one compiled type whatever the
         split); chunks that no batch uses get one-element placeholders.
         """
         from ._epoch import n_chunks_of
@@ -93,7 +93,7 @@ class Layout:
         h = per_chunk(int(h_off[-1]))
         grad_a = per_chunk(int(h_off[-1] - h_off[1]))
         parts = per_chunk(self.size)
-        wt = np.empty(max(1, int((self.units[1:-1] * self.units[2:]).sum())), dtype=dtype)
-        stats = np.empty((MAX_CHUNKS, 2), dtype=np.float64)
+        wt = per_chunk(max(1, int((self.units[1:-1] * self.units[2:]).sum())))
+        stats = np.empty((MAX_CHUNKS, 8), dtype=np.float64)  # 8 float64: a row per cache line
         penalty = np.empty(-(-self.size // UPDATE_BLOCK), dtype=np.float64)
         return h_off, h, grad_a, wt, parts, stats, penalty
