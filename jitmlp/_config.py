@@ -114,6 +114,12 @@ MIN_CHUNK_ROWS = 16
 # faster at mnist-shape (64 MFLOP per batch: 686 vs 773 us) and regression (100 MFLOP: 873 vs
 # 933 us); at wide-f32 (616 MFLOP) the row-parallel single chunk is ahead (3221 vs 3330 us).
 CHUNKED_MAX_FLOPS = 2.0e8
+# Under this many flops per minibatch the whole batch runs on the calling thread, as one chunk
+# (see _epoch.n_chunks_of). tiny-batch (0.1 MFLOP per batch), measured: two chunks on two threads
+# 0.026-0.028 s per fit while this machine's cross-core traffic is fast, 0.044-0.048 s in its
+# slow spells (an empty parallel region then costs 2.4 us instead of 0.9); one chunk on the
+# calling thread 0.031-0.034 s throughout. digits (6.3 MFLOP per batch) stays on two chunks.
+SERIAL_MAX_FLOPS = 1.0e6
 # Elements of θ per block of the fused gradient + optimizer step (_epoch.update_theta): small enough
 # that a block of θ, its gradient, the optimizer's state and the chunks' sums stay in L1 between
 # the step's three loops; also the grouping of the ‖W‖² sum, so a constant.

@@ -23,6 +23,7 @@ from ._config import (
     MAX_CHUNKS,
     MIN_CHUNK_ROWS,
     PARALLEL_MIN_ELEMENTS,
+    SERIAL_MAX_FLOPS,
     UPDATE_BLOCK,
     UPDATE_PARALLEL_MIN,
     jit,
@@ -34,13 +35,13 @@ from ._outputs import O_EXP, O_IDENTITY, O_LOGISTIC, O_SOFTMAX, O_rows, grad_a_L
 from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
 
 
-@jit
+@jit(inline="always")
 def W_k(theta, units, w_off, k):
     """View of W_{k+1} (scikit-learn's coefs_[k]) inside θ, shape (fan_in, fan_out)."""
     return theta[w_off[k] : w_off[k] + units[k] * units[k + 1]].reshape((units[k], units[k + 1]))
 
 
-@jit
+@jit(inline="always")
 def b_k(theta, units, b_off, k):
     """View of b_{k+1} (scikit-learn's intercepts_[k]) inside θ."""
     return theta[b_off[k] : b_off[k] + units[k + 1]]
@@ -82,7 +83,7 @@ def bias_O(a, b, out):
     O_rows(a, out)
 
 
-@jit
+@jit(inline="always")
 def chunk_rows(buf, off, width, r0, r1):
     """View of rows r0:r1 of a (rows, width) block of a flat workspace."""
     return buf[off + r0 * width : off + r1 * width].reshape((r1 - r0, width))
@@ -104,12 +105,19 @@ def n_chunks_of(nb, units):
     Small batches and networks run as up to MAX_CHUNKS chunks, one per thread, with serial
     kernels: one parallel region per batch instead of one per layer product. From
     CHUNKED_MAX_FLOPS per batch on, one chunk whose layer products split their rows over the
-    threads is faster (no per-chunk gradients to add up, better-shaped products).
+    threads is faster (no per-chunk gradients to add up, better-shaped products). Under
+    SERIAL_MAX_FLOPS the batch is one chunk on the calling thread: too little work to pay for
+    waking a second thread and moving θ and the gradient sums between the cores.
     """
-    flops = 2.0 * nb * (3 * n_weights_of(units) - units[0] * units[1])
-    if flops >= CHUNKED_MAX_FLOPS:
+    if batch_flops(nb, units) < SERIAL_MAX_FLOPS or batch_flops(nb, units) >= CHUNKED_MAX_FLOPS:
         return 1
     return max(1, min(MAX_CHUNKS, nb // MIN_CHUNK_ROWS))
+
+
+@jit
+def batch_flops(nb, units):
+    """Flops of forward and backward of nb rows (no gradient to the input layer)."""
+    return 2.0 * nb * (3 * n_weights_of(units) - units[0] * units[1])
 
 
 @jit
@@ -206,7 +214,7 @@ def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, out, eps):
     return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_EXP, eps)
 
 
-@jit
+@jit(inline="always")
 def wt_offset(units, k):
     """Start of W_kᵀ (k >= 1, scikit-learn's coefs_[k] transposed) in the ``wt`` workspace."""
     off = 0
@@ -369,7 +377,10 @@ def batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off, b_off, act, out, 
     nb = idx.shape[0]
     L = units.shape[0] - 1
     n_chunks = n_chunks_of(nb, units)
-    if n_chunks > 1:
+    if n_chunks == 1 and batch_flops(nb, units) < SERIAL_MAX_FLOPS:  # all on this thread
+        chunk(X, X_csr, Y, sw, idx, theta, parts[0], stats, units, w_off, b_off, act, out, eps,
+              h_buf[0], h_off, ga_buf[0], wt[0], 0, 1, False)
+    elif n_chunks > 1:
         for c in prange(n_chunks):
             chunk(X, X_csr, Y, sw, idx, theta, parts[c], stats, units, w_off, b_off, act, out,
                   eps, h_buf[c], h_off, ga_buf[c], wt[c], c, n_chunks, False)

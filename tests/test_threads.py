@@ -33,6 +33,8 @@ for dtype in (np.float64, np.float32):
          Xd, X[:, :3].astype(dtype)),
         (MLPClassifier((100,), max_iter=2, random_state=0),
          sp.csr_matrix(np.where(np.abs(Xd) > 1, Xd, 0)), y),
+        (MLPClassifier((8,), activation="tanh", max_iter=2, random_state=0, batch_size=32),
+         Xd[:, :10], y),
     ]:
         model.fit(Xf, target)
         for w in model.coefs_ + model.intercepts_:
@@ -56,14 +58,19 @@ def test_bit_identical_weights_for_one_and_two_threads_and_between_runs():
     assert one == two == two_again
 
 
-def test_hashed_fits_cover_both_ways_of_splitting_a_batch():
-    """The fits above include batches split into row chunks (one per thread) and batches run as
-    one chunk whose layer products split their rows over the threads."""
-    from jitmlp._epoch import n_chunks_of
+def test_hashed_fits_cover_every_way_of_running_a_batch():
+    """The fits above include batches split into row chunks (one per thread), batches run as
+    one chunk whose layer products split their rows over the threads, and batches too small for
+    threads, run as one chunk on the calling thread."""
+    from jitmlp._config import SERIAL_MAX_FLOPS
+    from jitmlp._epoch import batch_flops, n_chunks_of
 
     assert n_chunks_of(300, np.array([120, 160, 96, 5])) == 2
     assert n_chunks_of(256, np.array([120, 512, 256, 5])) == 1
+    assert batch_flops(256, np.array([120, 512, 256, 5])) >= SERIAL_MAX_FLOPS
     assert n_chunks_of(200, np.array([120, 64, 5])) == 2
+    assert n_chunks_of(32, np.array([10, 8, 5])) == 1
+    assert batch_flops(32, np.array([10, 8, 5])) < SERIAL_MAX_FLOPS
 
 
 @pytest.fixture
