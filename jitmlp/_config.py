@@ -118,7 +118,7 @@ CHUNKED_MAX_FLOPS = 2.0e8
 # (see _epoch.n_chunks_of). tiny-batch (0.1 MFLOP per batch), measured: two chunks on two threads
 # 0.026-0.028 s per fit while this machine's cross-core traffic is fast, 0.044-0.048 s in its
 # slow spells (an empty parallel region then costs 2.4 us instead of 0.9); one chunk on the
-# calling thread 0.031-0.034 s throughout. digits (6.3 MFLOP per batch) stays on two chunks.
+# calling thread 0.031-0.035 s throughout. digits (6.3 MFLOP per batch) stays on two chunks.
 SERIAL_MAX_FLOPS = 1.0e6
 # Elements of θ per block of the fused gradient + optimizer step (_epoch.update_theta): small enough
 # that a block of θ, its gradient, the optimizer's state and the chunks' sums stay in L1 between

@@ -61,11 +61,11 @@ class Layout:
         ``batch_sizes`` lists the batch sizes that will occur (default: n_rows). A batch runs as
         up to MAX_CHUNKS row chunks (``_epoch.n_chunks_of``), and every chunk gets buffers of its
         own, separately allocated. Chunks run side by side on different threads; with one shared
-        allocation both threads take hundreds of views of it per batch, each view an atomic
-        update of the same reference count (one cache line bouncing between the cores). Measured
-        on digits, forward + backward of a 200-row batch: 61-62 us with shared buffers in the
-        machine's fast phases and 84-88 us in its slow ones, against 59-62 us throughout with
-        buffers of their own.
+        allocation both threads write next to each other and take views of it (each view an
+        atomic update of the allocation's one reference count), so cache lines move between the
+        cores. Measured on digits, forward + backward of a 200-row batch: 61-62 us with shared
+        buffers in the machine's fast phases and 84-88 us in its slow ones, against 59-62 us in
+        both with buffers of their own.
 
         h       per chunk: its rows of h_0 (the gathered inputs) .. h_L (= ŷ), layer k from
                 ``h_off[k]``, row-major
