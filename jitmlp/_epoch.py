@@ -109,7 +109,8 @@ def n_chunks_of(nb, units):
     SERIAL_MAX_FLOPS the batch is one chunk on the calling thread: too little work to pay for
     waking a second thread and moving θ and the gradient sums between the cores.
     """
-    if batch_flops(nb, units) < SERIAL_MAX_FLOPS or batch_flops(nb, units) >= CHUNKED_MAX_FLOPS:
+    flops = batch_flops(nb, units)
+    if flops < SERIAL_MAX_FLOPS or flops >= CHUNKED_MAX_FLOPS:
         return 1
     return max(1, min(MAX_CHUNKS, nb // MIN_CHUNK_ROWS))
 
@@ -274,10 +275,10 @@ def chunk(X, X_csr, Y, sw, idx, theta, part, stats, units, w_off, b_off, act, ou
 
     The chunk is batch rows c·nb//n_chunks .. (c+1)·nb//n_chunks; it works in its own buffers
     (h_buf, ga_buf from row 0, W_kᵀ into ``wt``, its gradient sums into ``part``), so the two
-    threads share nothing they write. ``parallel`` is a compile-time
-    constant, so this is compiled twice: with the serial kernels (for chunks that run side by
-    side, one per thread) and with the row-parallel ones (for a batch that runs as one chunk).
-    Both give the same bits for the same chunk.
+    threads share nothing they write. ``parallel`` is a compile-time constant, so this is
+    compiled twice: with the serial kernels (for chunks that run side by side, one per thread,
+    or for a batch too small to share) and with the row-parallel ones (for a batch that runs as
+    one chunk). Both give the same bits for the same chunk.
     """
     literally(parallel)
     nb = idx.shape[0]
