@@ -133,7 +133,7 @@ def test_sequential_sum_order(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("a_transposed", [False, True])
-@pytest.mark.parametrize("K,N", [(1, 1), (3, 17), (4, 16), (23, 40), (64, 100), (7, 3)])
+@pytest.mark.parametrize("K,N", [(1, 1), (3, 17), (4, 16), (23, 40), (64, 100), (7, 3), (10, 100)])
 def test_row_kernels_agree_bitwise(K, N, a_transposed, dtype):
     """The 7-row, 6-row, 4-row and 1-row kernels give the same bits, for A as stored and for
     the transpose view the weight gradient hands them."""
