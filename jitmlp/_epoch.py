@@ -33,12 +33,13 @@ from ._layers import matmul_serial, product, product_serial, transpose
 from ._optimizers import ADAM, adam_span, adam_step_size, sgd_span
 from ._outputs import O_EXP, O_IDENTITY, O_LOGISTIC, O_SOFTMAX, O_rows, grad_a_L_row, sample_loss
 from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
+from ._views import as_rows
 
 
 @jit(inline="always")
 def W_k(theta, units, w_off, k):
     """View of W_{k+1} (scikit-learn's coefs_[k]) inside θ, shape (fan_in, fan_out)."""
-    return theta[w_off[k] : w_off[k] + units[k] * units[k + 1]].reshape((units[k], units[k + 1]))
+    return as_rows(theta[w_off[k] : w_off[k] + units[k] * units[k + 1]], units[k], units[k + 1])
 
 
 @jit(inline="always")
@@ -86,7 +87,7 @@ def bias_O(a, b, out):
 @jit(inline="always")
 def chunk_rows(buf, off, width, r0, r1):
     """View of rows r0:r1 of a (rows, width) block of a flat workspace."""
-    return buf[off + r0 * width : off + r1 * width].reshape((r1 - r0, width))
+    return as_rows(buf[off + r0 * width : off + r1 * width], r1 - r0, width)
 
 
 @jit
@@ -262,7 +263,7 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
         if k > 0:
             # grad h_{k-1} = grad a_k W_kᵀ, then grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1})
             start = wt_offset(units, k)
-            WT = wt[start : start + fan_in * fan_out].reshape((fan_out, fan_in))
+            WT = as_rows(wt[start : start + fan_in * fan_out], fan_out, fan_in)
             grad_a_below = chunk_rows(ga_buf, h_off[k] - ga0, fan_in, 0, n)
             layer_product(grad_a, False, WT, grad_a_below, parallel)
             g_prime_of(h_prev, grad_a_below, act, parallel)
@@ -288,7 +289,7 @@ def chunk(X, X_csr, Y, sw, idx, theta, part, stats, units, w_off, b_off, act, ou
     for k in range(1, L):  # W_kᵀ for the gradients to the layers below
         start = wt_offset(units, k)
         transpose(W_k(theta, units, w_off, k),
-                  wt[start : start + units[k] * units[k + 1]].reshape((units[k + 1], units[k])))
+                  as_rows(wt[start : start + units[k] * units[k + 1]], units[k + 1], units[k]))
     if X_csr[2].shape[0] == 0:
         gather_of(X, rows, chunk_rows(h_buf, h_off[0], units[0], 0, n), parallel)
     forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_csr, parallel)

@@ -24,6 +24,7 @@ import numpy as np
 
 from ._config import jit
 from ._elementary import exp, logistic
+from ._views import as_flat
 
 O_IDENTITY, O_LOGISTIC, O_SOFTMAX, O_EXP = 0, 1, 2, 3
 OUTPUTS = {"identity": O_IDENTITY, "logistic": O_LOGISTIC, "softmax": O_SOFTMAX, "exp": O_EXP}
@@ -37,7 +38,7 @@ def O_rows(a, code):
     vectorizes (a row of a few outputs alone would leave it mostly scalar). Softmax: each row is
     shifted by its maximum first, and after the exp divided by its sum, taken left to right.
     """
-    flat = a.reshape(a.size)
+    flat = as_flat(a)
     if code == O_LOGISTIC:
         for p in range(flat.shape[0]):
             flat[p] = logistic(flat[p])
