@@ -485,9 +485,10 @@ def run_epoch(X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act
 def _predict_rows(X, X_csr, r0, nb, theta, units, w_off, b_off, act, out, width, y_hat):
     """ŷ for rows r0 .. r0+nb of X: the whole forward pass of one chunk, on one thread.
 
-    A function of its own, not the body of ``predict_forward``'s prange loop: the size checks
-    of the row views (a raise) inside the loop body itself made numba run it about serially
-    (predict-wide 0.35 -> 0.6-0.8 s).
+    A function of its own, not the body of ``predict_forward``'s prange loop: with the row views'
+    size check (a raise) inlined into the loop body itself, predict-wide took 0.6-0.8 s instead
+    of 0.35 s on 2 threads and 0.68 s on 1 (measured; numba then apparently did not run the loop
+    in parallel).
     """
     L = units.shape[0] - 1
     # two buffers used in turn as h_{k-1} and a_k (per chunk, not per row)
