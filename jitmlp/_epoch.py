@@ -217,12 +217,13 @@ def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, out, eps):
 
 
 @jit(inline="always")
-def wt_offset(units, k):
-    """Start of W_kᵀ (k >= 1, scikit-learn's coefs_[k] transposed) in the ``wt`` workspace."""
-    off = 0
+def Wt_k(wt, units, k):
+    """View of W_kᵀ (k >= 1, scikit-learn's coefs_[k] transposed) in the ``wt`` workspace, shape
+    (fan_out, fan_in)."""
+    start = 0
     for q in range(1, k):
-        off += units[q] * units[q + 1]
-    return off
+        start += units[q] * units[q + 1]
+    return as_rows(wt[start : start + units[k] * units[k + 1]], units[k + 1], units[k])
 
 
 @jit
@@ -262,10 +263,8 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
                 gb[j] += grad_a_r[j]
         if k > 0:
             # grad h_{k-1} = grad a_k W_kᵀ, then grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1})
-            start = wt_offset(units, k)
-            WT = as_rows(wt[start : start + fan_in * fan_out], fan_out, fan_in)
             grad_a_below = chunk_rows(ga_buf, h_off[k] - ga0, fan_in, 0, n)
-            layer_product(grad_a, False, WT, grad_a_below, parallel)
+            layer_product(grad_a, False, Wt_k(wt, units, k), grad_a_below, parallel)
             g_prime_of(h_prev, grad_a_below, act, parallel)
 
 
@@ -287,9 +286,7 @@ def chunk(X, X_csr, Y, sw, idx, theta, part, stats, units, w_off, b_off, act, ou
     n = rows.shape[0]
     L = units.shape[0] - 1
     for k in range(1, L):  # W_kᵀ for the gradients to the layers below
-        start = wt_offset(units, k)
-        transpose(W_k(theta, units, w_off, k),
-                  as_rows(wt[start : start + units[k] * units[k + 1]], units[k + 1], units[k]))
+        transpose(W_k(theta, units, w_off, k), Wt_k(wt, units, k))
     if X_csr[2].shape[0] == 0:
         gather_of(X, rows, chunk_rows(h_buf, h_off[0], units[0], 0, n), parallel)
     forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_csr, parallel)
