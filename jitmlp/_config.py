@@ -92,11 +92,8 @@ PARALLEL_MIN_FLOPS = 2.0e6
 # An elementwise pass over fewer elements than this runs on one thread.
 PARALLEL_MIN_ELEMENTS = 32768
 # Rows of the output handled together by one thread (the unit of work split across threads).
-# A multiple of 6 keeps every block on the 6-row register-blocked kernel of _layers.py.
+# A multiple of 6 keeps every block on the 6-row register tiles of _layers.py.
 ROW_BLOCK = 12
-# The same for float32 products: one 7-row kernel per block (14-row blocks split the 256 rows of
-# wide-f32 unevenly over 2 threads: 0.252 s against 0.236 s for 7).
-ROW_BLOCK_F32 = 7
 # Layer products with fewer output columns than this (and at least NARROW_MIN_M rows) are computed
 # transposed (Cᵀ = Bᵀ op(A)ᵀ, one thread), so the vectorized loop runs along the long dimension.
 NARROW_N = 16

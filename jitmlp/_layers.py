@@ -9,365 +9,170 @@ Every layer product is one of two dense shapes, written here once as explicit lo
 Rows of the batch are samples, so ``W`` has scikit-learn's (fan_in, fan_out) layout and the
 lecture's a_k = b_k + W_k h_{k-1} reads a[n, j] = b[j] + Σ_i h[n, i] W[i, j] here.
 
-Kernels: 6 rows x 4 consecutive k per pass over a C row (``_rows6``) in float64, 7 rows
-(``_rows7``) in float32, the rows left over by 6, 4 and 1 (``_row1``); the k left over by 4 in
-one pass of two k, then one of one.
+Kernels: C is computed in tiles held in registers for the whole sum over k, as explicit SIMD
+vectors (``_simd``: W = 8 float64 or 16 float32 lanes). ``_tile_6x4`` is 6 rows x 4 vectors
+(24 accumulators; per k one load of 4 vectors of B feeds 24 FMAs); the columns left over by
+4W go one vector at a time (``_tile_6x1``, the last one masked), the rows left over by 6 one
+row at a time (``_tile_1x4``, ``_tile_1x1``).
 
 Determinism: every element of C is owned by exactly one thread (threads split C's rows in fixed
-blocks) and summed over the inner index in loop order, so the result never depends on the number
-of threads or on scheduling.
+blocks) and is the left-to-right FMA chain fma(a_{K-1}, b_{K-1}, ... fma(a_0, b_0, 0)) over the
+inner index, whichever tile computes it, so the result never depends on the number of threads
+or on scheduling.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange, types
-from numba.extending import overload
+from numba import prange
 
 from ._config import (
-    ERROR_MODEL,
-    FASTMATH,
     NARROW_MIN_M,
     NARROW_N,
     PARALLEL_MIN_FLOPS,
     ROW_BLOCK,
-    ROW_BLOCK_F32,
     jit,
     jit_parallel,
 )
+from ._simd import lanes, vfma, vload, vload_n, vstore, vstore_n, vzeros
 
 
 @jit
-def _rows6(A, B, C, i):
-    """Rows i:i+6 of C = A @ B: the register-blocked kernel of every dense layer product.
-
-    ``A`` is op(A) as a view: the operand itself, or the transpose view ``A.T`` of the stored
-    array for the weight gradient (numba compiles the two layouts separately, so no run-time
-    branch is left in the loop). The innermost loop runs over a row of B and six rows of C
-    (contiguous, so LLVM vectorizes it into zmm FMAs); each of its iterations applies four
-    consecutive k to six rows, so one load of B[k..k+3, j] feeds 24 FMAs and one load/store of
-    C[r, j] carries a chain of 4 FMAs. The 24 factors A[i+r, k+q] are loop-invariant scalars
-    (broadcast registers). Six rows measured fastest of 2-12 rows x 2-8 k (scripts/bench_layers.py
-    shapes, float64 and float32, one thread). The k left over by 4 go two at a time, then one:
-    each pass over C costs about as much whatever it does, and a K of 10 (the gradient to the
-    last hidden layer of a 10-class network) takes 3 passes instead of 4 (100x10x100 float64:
-    4.9 -> 3.6 us; 256x10x256: 28 -> 18 us).
-
-    Every C[r, j] is the plain left-to-right sum ((0 + a_0 b_0) + a_1 b_1) + ... over k, so the
-    result does not depend on which kernel computes a row (this one, ``_rows4`` or ``_row1``),
-    on the block split between threads, or on the thread count.
-    """
+def _tile_6x4(A, B, C, i, j):
+    """C[i:i+6, j:j+4W] = A[i:i+6] @ B[:, j:j+4W] (A an operand view: as stored, or the
+    transpose view ``A.T`` the weight gradient hands in; numba compiles the two layouts
+    separately). 24 vector accumulators stay in registers over all k."""
     K = B.shape[0]
-    N = B.shape[1]
-    zero = C.dtype.type(0)
-    A0 = A[i]
-    A1 = A[i + 1]
-    A2 = A[i + 2]
-    A3 = A[i + 3]
-    A4 = A[i + 4]
-    A5 = A[i + 5]
-    C0 = C[i]
-    C1 = C[i + 1]
-    C2 = C[i + 2]
-    C3 = C[i + 3]
-    C4 = C[i + 4]
-    C5 = C[i + 5]
-    for j in range(N):
-        C0[j] = zero
-        C1[j] = zero
-        C2[j] = zero
-        C3[j] = zero
-        C4[j] = zero
-        C5[j] = zero
-    k = 0
-    while k + 4 <= K:
-        a00, a01, a02, a03 = A0[k], A0[k + 1], A0[k + 2], A0[k + 3]
-        a10, a11, a12, a13 = A1[k], A1[k + 1], A1[k + 2], A1[k + 3]
-        a20, a21, a22, a23 = A2[k], A2[k + 1], A2[k + 2], A2[k + 3]
-        a30, a31, a32, a33 = A3[k], A3[k + 1], A3[k + 2], A3[k + 3]
-        a40, a41, a42, a43 = A4[k], A4[k + 1], A4[k + 2], A4[k + 3]
-        a50, a51, a52, a53 = A5[k], A5[k + 1], A5[k + 2], A5[k + 3]
-        B0, B1, B2, B3 = B[k], B[k + 1], B[k + 2], B[k + 3]
-        for j in range(N):
-            b0, b1, b2, b3 = B0[j], B1[j], B2[j], B3[j]
-            C0[j] = (((C0[j] + a00 * b0) + a01 * b1) + a02 * b2) + a03 * b3
-            C1[j] = (((C1[j] + a10 * b0) + a11 * b1) + a12 * b2) + a13 * b3
-            C2[j] = (((C2[j] + a20 * b0) + a21 * b1) + a22 * b2) + a23 * b3
-            C3[j] = (((C3[j] + a30 * b0) + a31 * b1) + a32 * b2) + a33 * b3
-            C4[j] = (((C4[j] + a40 * b0) + a41 * b1) + a42 * b2) + a43 * b3
-            C5[j] = (((C5[j] + a50 * b0) + a51 * b1) + a52 * b2) + a53 * b3
-        k += 4
-    if k + 2 <= K:  # K mod 4 >= 2: one pass of two k
-        a00, a01 = A0[k], A0[k + 1]
-        a10, a11 = A1[k], A1[k + 1]
-        a20, a21 = A2[k], A2[k + 1]
-        a30, a31 = A3[k], A3[k + 1]
-        a40, a41 = A4[k], A4[k + 1]
-        a50, a51 = A5[k], A5[k + 1]
-        B0, B1 = B[k], B[k + 1]
-        for j in range(N):
-            b0, b1 = B0[j], B1[j]
-            C0[j] = (C0[j] + a00 * b0) + a01 * b1
-            C1[j] = (C1[j] + a10 * b0) + a11 * b1
-            C2[j] = (C2[j] + a20 * b0) + a21 * b1
-            C3[j] = (C3[j] + a30 * b0) + a31 * b1
-            C4[j] = (C4[j] + a40 * b0) + a41 * b1
-            C5[j] = (C5[j] + a50 * b0) + a51 * b1
-        k += 2
-    while k < K:
-        Bk = B[k]
-        a00 = A0[k]
-        a10 = A1[k]
-        a20 = A2[k]
-        a30 = A3[k]
-        a40 = A4[k]
-        a50 = A5[k]
-        for j in range(N):
-            b0 = Bk[j]
-            C0[j] += a00 * b0
-            C1[j] += a10 * b0
-            C2[j] += a20 * b0
-            C3[j] += a30 * b0
-            C4[j] += a40 * b0
-            C5[j] += a50 * b0
-        k += 1
+    W = lanes(C)
+    j1, j2, j3 = j + W, j + 2 * W, j + 3 * W
+    c00 = c01 = c02 = c03 = vzeros(C)
+    c10 = c11 = c12 = c13 = vzeros(C)
+    c20 = c21 = c22 = c23 = vzeros(C)
+    c30 = c31 = c32 = c33 = vzeros(C)
+    c40 = c41 = c42 = c43 = vzeros(C)
+    c50 = c51 = c52 = c53 = vzeros(C)
+    for k in range(K):
+        b0, b1, b2, b3 = vload(B, k, j), vload(B, k, j1), vload(B, k, j2), vload(B, k, j3)
+        a = A[i, k]
+        c00, c01, c02, c03 = vfma(a, b0, c00), vfma(a, b1, c01), vfma(a, b2, c02), vfma(a, b3, c03)
+        a = A[i + 1, k]
+        c10, c11, c12, c13 = vfma(a, b0, c10), vfma(a, b1, c11), vfma(a, b2, c12), vfma(a, b3, c13)
+        a = A[i + 2, k]
+        c20, c21, c22, c23 = vfma(a, b0, c20), vfma(a, b1, c21), vfma(a, b2, c22), vfma(a, b3, c23)
+        a = A[i + 3, k]
+        c30, c31, c32, c33 = vfma(a, b0, c30), vfma(a, b1, c31), vfma(a, b2, c32), vfma(a, b3, c33)
+        a = A[i + 4, k]
+        c40, c41, c42, c43 = vfma(a, b0, c40), vfma(a, b1, c41), vfma(a, b2, c42), vfma(a, b3, c43)
+        a = A[i + 5, k]
+        c50, c51, c52, c53 = vfma(a, b0, c50), vfma(a, b1, c51), vfma(a, b2, c52), vfma(a, b3, c53)
+    vstore(C, i, j, c00), vstore(C, i, j1, c01), vstore(C, i, j2, c02), vstore(C, i, j3, c03)
+    vstore(C, i + 1, j, c10), vstore(C, i + 1, j1, c11)
+    vstore(C, i + 1, j2, c12), vstore(C, i + 1, j3, c13)
+    vstore(C, i + 2, j, c20), vstore(C, i + 2, j1, c21)
+    vstore(C, i + 2, j2, c22), vstore(C, i + 2, j3, c23)
+    vstore(C, i + 3, j, c30), vstore(C, i + 3, j1, c31)
+    vstore(C, i + 3, j2, c32), vstore(C, i + 3, j3, c33)
+    vstore(C, i + 4, j, c40), vstore(C, i + 4, j1, c41)
+    vstore(C, i + 4, j2, c42), vstore(C, i + 4, j3, c43)
+    vstore(C, i + 5, j, c50), vstore(C, i + 5, j1, c51)
+    vstore(C, i + 5, j2, c52), vstore(C, i + 5, j3, c53)
 
 
 @jit
-def _rows7(A, B, C, i):
-    """Rows i:i+7 of C = A @ B: ``_rows6`` with a seventh row, the float32 kernel.
-
-    28 FMAs per load of B[k..k+3, j]. Measured against ``_rows6`` on float32 (one thread, same
-    run): 96x100x256 121 -> 144, 96x784x100 93 -> 104, 96x256x256 124 -> 159 GFLOP/s; on float64
-    it was no faster, so float64 keeps ``_rows6`` (the choice is made at compile time from C's
-    dtype, ``_rows7_if_float32``). The same left-to-right sums, bit for bit.
-    """
+def _tile_6x1(A, B, C, i, j, m):
+    """C[i:i+6, j:j+m] for m <= W columns (one vector, masked when m < W)."""
     K = B.shape[0]
-    N = B.shape[1]
-    zero = C.dtype.type(0)
-    A0 = A[i]
-    A1 = A[i + 1]
-    A2 = A[i + 2]
-    A3 = A[i + 3]
-    A4 = A[i + 4]
-    A5 = A[i + 5]
-    A6 = A[i + 6]
-    C0 = C[i]
-    C1 = C[i + 1]
-    C2 = C[i + 2]
-    C3 = C[i + 3]
-    C4 = C[i + 4]
-    C5 = C[i + 5]
-    C6 = C[i + 6]
-    for j in range(N):
-        C0[j] = zero
-        C1[j] = zero
-        C2[j] = zero
-        C3[j] = zero
-        C4[j] = zero
-        C5[j] = zero
-        C6[j] = zero
-    k = 0
-    while k + 4 <= K:
-        a00, a01, a02, a03 = A0[k], A0[k + 1], A0[k + 2], A0[k + 3]
-        a10, a11, a12, a13 = A1[k], A1[k + 1], A1[k + 2], A1[k + 3]
-        a20, a21, a22, a23 = A2[k], A2[k + 1], A2[k + 2], A2[k + 3]
-        a30, a31, a32, a33 = A3[k], A3[k + 1], A3[k + 2], A3[k + 3]
-        a40, a41, a42, a43 = A4[k], A4[k + 1], A4[k + 2], A4[k + 3]
-        a50, a51, a52, a53 = A5[k], A5[k + 1], A5[k + 2], A5[k + 3]
-        a60, a61, a62, a63 = A6[k], A6[k + 1], A6[k + 2], A6[k + 3]
-        B0, B1, B2, B3 = B[k], B[k + 1], B[k + 2], B[k + 3]
-        for j in range(N):
-            b0, b1, b2, b3 = B0[j], B1[j], B2[j], B3[j]
-            C0[j] = (((C0[j] + a00 * b0) + a01 * b1) + a02 * b2) + a03 * b3
-            C1[j] = (((C1[j] + a10 * b0) + a11 * b1) + a12 * b2) + a13 * b3
-            C2[j] = (((C2[j] + a20 * b0) + a21 * b1) + a22 * b2) + a23 * b3
-            C3[j] = (((C3[j] + a30 * b0) + a31 * b1) + a32 * b2) + a33 * b3
-            C4[j] = (((C4[j] + a40 * b0) + a41 * b1) + a42 * b2) + a43 * b3
-            C5[j] = (((C5[j] + a50 * b0) + a51 * b1) + a52 * b2) + a53 * b3
-            C6[j] = (((C6[j] + a60 * b0) + a61 * b1) + a62 * b2) + a63 * b3
-        k += 4
-    if k + 2 <= K:  # K mod 4 >= 2: one pass of two k
-        a00, a01 = A0[k], A0[k + 1]
-        a10, a11 = A1[k], A1[k + 1]
-        a20, a21 = A2[k], A2[k + 1]
-        a30, a31 = A3[k], A3[k + 1]
-        a40, a41 = A4[k], A4[k + 1]
-        a50, a51 = A5[k], A5[k + 1]
-        a60, a61 = A6[k], A6[k + 1]
-        B0, B1 = B[k], B[k + 1]
-        for j in range(N):
-            b0, b1 = B0[j], B1[j]
-            C0[j] = (C0[j] + a00 * b0) + a01 * b1
-            C1[j] = (C1[j] + a10 * b0) + a11 * b1
-            C2[j] = (C2[j] + a20 * b0) + a21 * b1
-            C3[j] = (C3[j] + a30 * b0) + a31 * b1
-            C4[j] = (C4[j] + a40 * b0) + a41 * b1
-            C5[j] = (C5[j] + a50 * b0) + a51 * b1
-            C6[j] = (C6[j] + a60 * b0) + a61 * b1
-        k += 2
-    while k < K:
-        Bk = B[k]
-        a00 = A0[k]
-        a10 = A1[k]
-        a20 = A2[k]
-        a30 = A3[k]
-        a40 = A4[k]
-        a50 = A5[k]
-        a60 = A6[k]
-        for j in range(N):
-            b0 = Bk[j]
-            C0[j] += a00 * b0
-            C1[j] += a10 * b0
-            C2[j] += a20 * b0
-            C3[j] += a30 * b0
-            C4[j] += a40 * b0
-            C5[j] += a50 * b0
-            C6[j] += a60 * b0
-        k += 1
+    c0 = c1 = c2 = c3 = c4 = c5 = vzeros(C)
+    for k in range(K):
+        b = vload_n(B, k, j, m)
+        c0, c1, c2 = vfma(A[i, k], b, c0), vfma(A[i + 1, k], b, c1), vfma(A[i + 2, k], b, c2)
+        c3, c4, c5 = vfma(A[i + 3, k], b, c3), vfma(A[i + 4, k], b, c4), vfma(A[i + 5, k], b, c5)
+    vstore_n(C, i, j, c0, m), vstore_n(C, i + 1, j, c1, m), vstore_n(C, i + 2, j, c2, m)
+    vstore_n(C, i + 3, j, c3, m), vstore_n(C, i + 4, j, c4, m), vstore_n(C, i + 5, j, c5, m)
 
 
 @jit
-def _rows4(A, B, C, i):
-    """Rows i:i+4 of C = A @ B (rows left over by ``_rows6``); the same sums, bit for bit."""
+def _tile_4x4(A, B, C, i, j):
+    """C[i:i+4, j:j+4W]: four rows left over by the 6-row tiles (16 accumulators)."""
     K = B.shape[0]
-    N = B.shape[1]
-    zero = C.dtype.type(0)
-    A0 = A[i]
-    A1 = A[i + 1]
-    A2 = A[i + 2]
-    A3 = A[i + 3]
-    C0 = C[i]
-    C1 = C[i + 1]
-    C2 = C[i + 2]
-    C3 = C[i + 3]
-    for j in range(N):
-        C0[j] = zero
-        C1[j] = zero
-        C2[j] = zero
-        C3[j] = zero
-    k = 0
-    while k + 4 <= K:
-        a00, a01, a02, a03 = A0[k], A0[k + 1], A0[k + 2], A0[k + 3]
-        a10, a11, a12, a13 = A1[k], A1[k + 1], A1[k + 2], A1[k + 3]
-        a20, a21, a22, a23 = A2[k], A2[k + 1], A2[k + 2], A2[k + 3]
-        a30, a31, a32, a33 = A3[k], A3[k + 1], A3[k + 2], A3[k + 3]
-        B0, B1, B2, B3 = B[k], B[k + 1], B[k + 2], B[k + 3]
-        for j in range(N):
-            b0, b1, b2, b3 = B0[j], B1[j], B2[j], B3[j]
-            C0[j] = (((C0[j] + a00 * b0) + a01 * b1) + a02 * b2) + a03 * b3
-            C1[j] = (((C1[j] + a10 * b0) + a11 * b1) + a12 * b2) + a13 * b3
-            C2[j] = (((C2[j] + a20 * b0) + a21 * b1) + a22 * b2) + a23 * b3
-            C3[j] = (((C3[j] + a30 * b0) + a31 * b1) + a32 * b2) + a33 * b3
-        k += 4
-    if k + 2 <= K:  # K mod 4 >= 2: one pass of two k
-        a00, a01 = A0[k], A0[k + 1]
-        a10, a11 = A1[k], A1[k + 1]
-        a20, a21 = A2[k], A2[k + 1]
-        a30, a31 = A3[k], A3[k + 1]
-        B0, B1 = B[k], B[k + 1]
-        for j in range(N):
-            b0, b1 = B0[j], B1[j]
-            C0[j] = (C0[j] + a00 * b0) + a01 * b1
-            C1[j] = (C1[j] + a10 * b0) + a11 * b1
-            C2[j] = (C2[j] + a20 * b0) + a21 * b1
-            C3[j] = (C3[j] + a30 * b0) + a31 * b1
-        k += 2
-    while k < K:
-        Bk = B[k]
-        a00 = A0[k]
-        a10 = A1[k]
-        a20 = A2[k]
-        a30 = A3[k]
-        for j in range(N):
-            b0 = Bk[j]
-            C0[j] += a00 * b0
-            C1[j] += a10 * b0
-            C2[j] += a20 * b0
-            C3[j] += a30 * b0
-        k += 1
+    W = lanes(C)
+    j1, j2, j3 = j + W, j + 2 * W, j + 3 * W
+    c00 = c01 = c02 = c03 = vzeros(C)
+    c10 = c11 = c12 = c13 = vzeros(C)
+    c20 = c21 = c22 = c23 = vzeros(C)
+    c30 = c31 = c32 = c33 = vzeros(C)
+    for k in range(K):
+        b0, b1, b2, b3 = vload(B, k, j), vload(B, k, j1), vload(B, k, j2), vload(B, k, j3)
+        a = A[i, k]
+        c00, c01, c02, c03 = vfma(a, b0, c00), vfma(a, b1, c01), vfma(a, b2, c02), vfma(a, b3, c03)
+        a = A[i + 1, k]
+        c10, c11, c12, c13 = vfma(a, b0, c10), vfma(a, b1, c11), vfma(a, b2, c12), vfma(a, b3, c13)
+        a = A[i + 2, k]
+        c20, c21, c22, c23 = vfma(a, b0, c20), vfma(a, b1, c21), vfma(a, b2, c22), vfma(a, b3, c23)
+        a = A[i + 3, k]
+        c30, c31, c32, c33 = vfma(a, b0, c30), vfma(a, b1, c31), vfma(a, b2, c32), vfma(a, b3, c33)
+    vstore(C, i, j, c00), vstore(C, i, j1, c01), vstore(C, i, j2, c02), vstore(C, i, j3, c03)
+    vstore(C, i + 1, j, c10), vstore(C, i + 1, j1, c11)
+    vstore(C, i + 1, j2, c12), vstore(C, i + 1, j3, c13)
+    vstore(C, i + 2, j, c20), vstore(C, i + 2, j1, c21)
+    vstore(C, i + 2, j2, c22), vstore(C, i + 2, j3, c23)
+    vstore(C, i + 3, j, c30), vstore(C, i + 3, j1, c31)
+    vstore(C, i + 3, j2, c32), vstore(C, i + 3, j3, c33)
 
 
 @jit
-def _row1(A, B, C, i):
-    """Row i of C = A @ B (rows left over by ``_rows4``); the same sums, bit for bit."""
+def _tile_1x4(A, B, C, i, j):
+    """C[i, j:j+4W]: one row left over by the 6-row tiles."""
     K = B.shape[0]
-    N = B.shape[1]
-    zero = C.dtype.type(0)
-    A0 = A[i]
-    C0 = C[i]
-    for j in range(N):
-        C0[j] = zero
-    k = 0
-    while k + 4 <= K:
-        a00, a01, a02, a03 = A0[k], A0[k + 1], A0[k + 2], A0[k + 3]
-        B0, B1, B2, B3 = B[k], B[k + 1], B[k + 2], B[k + 3]
-        for j in range(N):
-            b0, b1, b2, b3 = B0[j], B1[j], B2[j], B3[j]
-            C0[j] = (((C0[j] + a00 * b0) + a01 * b1) + a02 * b2) + a03 * b3
-        k += 4
-    if k + 2 <= K:  # K mod 4 >= 2: one pass of two k
-        a00, a01 = A0[k], A0[k + 1]
-        B0, B1 = B[k], B[k + 1]
-        for j in range(N):
-            b0, b1 = B0[j], B1[j]
-            C0[j] = (C0[j] + a00 * b0) + a01 * b1
-        k += 2
-    while k < K:
-        Bk = B[k]
-        a00 = A0[k]
-        for j in range(N):
-            b0 = Bk[j]
-            C0[j] += a00 * b0
-        k += 1
+    W = lanes(C)
+    j1, j2, j3 = j + W, j + 2 * W, j + 3 * W
+    c0 = c1 = c2 = c3 = vzeros(C)
+    for k in range(K):
+        a = A[i, k]
+        c0, c1 = vfma(a, vload(B, k, j), c0), vfma(a, vload(B, k, j1), c1)
+        c2, c3 = vfma(a, vload(B, k, j2), c2), vfma(a, vload(B, k, j3), c3)
+    vstore(C, i, j, c0), vstore(C, i, j1, c1), vstore(C, i, j2, c2), vstore(C, i, j3, c3)
 
 
-def _rows7_if_float32(A, B, C, i0, i1):
-    """Rows i0:i0 + 7n of C by ``_rows7`` if C is float32 (else none); returns the next row."""
-    raise NotImplementedError("only callable from compiled code")
-
-
-@overload(_rows7_if_float32, jit_options=dict(fastmath=set(FASTMATH), error_model=ERROR_MODEL))
-def _rows7_if_float32_impl(A, B, C, i0, i1):
-    # chosen at compile time from C's dtype: the float64 kernels do not contain the 7-row path
-    if C.dtype == types.float32:
-        def impl(A, B, C, i0, i1):
-            i = i0
-            while i + 7 <= i1:
-                _rows7(A, B, C, i)
-                i += 7
-            return i
-    else:
-        def impl(A, B, C, i0, i1):
-            return i0
-    return impl
-
-
-def _row_block(C):
-    """Rows of C per parallel work unit: ROW_BLOCK_F32 for float32, ROW_BLOCK for float64."""
-    raise NotImplementedError("only callable from compiled code")
-
-
-@overload(_row_block)
-def _row_block_impl(C):
-    rows = ROW_BLOCK_F32 if C.dtype == types.float32 else ROW_BLOCK
-    return lambda C: rows
+@jit
+def _tile_1x1(A, B, C, i, j, m):
+    """C[i, j:j+m] for m <= W columns: the corner left over by both."""
+    K = B.shape[0]
+    c = vzeros(C)
+    for k in range(K):
+        c = vfma(A[i, k], vload_n(B, k, j, m), c)
+    vstore_n(C, i, j, c, m)
 
 
 @jit
 def _product_rows(A, B, C, i0, i1):
-    """Rows i0:i1 of C = A @ B (A an operand view): groups of 7 rows (float32) or 6, then 4,
-    then 1."""
-    i = _rows7_if_float32(A, B, C, i0, i1)
-    while i + 6 <= i1:
-        _rows6(A, B, C, i)
-        i += 6
-    while i + 4 <= i1:
-        _rows4(A, B, C, i)
-        i += 4
-    while i < i1:
-        _row1(A, B, C, i)
-        i += 1
+    """Rows i0:i1 of C = A @ B (A an operand view), tile by tile: column blocks of 4 vectors,
+    then single vectors (the last masked); within each, 6-row tiles, then single rows."""
+    N = C.shape[1]
+    W = lanes(C)
+    j = 0
+    while j + 4 * W <= N:
+        i = i0
+        while i + 6 <= i1:
+            _tile_6x4(A, B, C, i, j)
+            i += 6
+        if i + 4 <= i1:
+            _tile_4x4(A, B, C, i, j)
+            i += 4
+        while i < i1:
+            _tile_1x4(A, B, C, i, j)
+            i += 1
+        j += 4 * W
+    while j < N:
+        m = min(W, N - j)
+        i = i0
+        while i + 6 <= i1:
+            _tile_6x1(A, B, C, i, j, m)
+            i += 6
+        while i < i1:
+            _tile_1x1(A, B, C, i, j, m)
+            i += 1
+        j += W
 
 
 @jit
@@ -407,7 +212,7 @@ def _product(A, a_transposed, B, C):
     if N < NARROW_N and M >= NARROW_MIN_M:
         _product_narrow(A, a_transposed, B, C)
         return
-    rb = _row_block(C)
+    rb = ROW_BLOCK
     n_blocks = (M + rb - 1) // rb
     if 2.0 * M * B.shape[0] * N >= PARALLEL_MIN_FLOPS and n_blocks > 1:
         for blk in prange(n_blocks):

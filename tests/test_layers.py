@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numba
 import numpy as np
 import pytest
 
 from jitmlp import _layers
-from jitmlp._config import NARROW_N, ROW_BLOCK
 
 DTYPES = [np.float64, np.float32]
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
@@ -105,56 +106,59 @@ def test_serial_path_is_bit_identical(M, K, N, dtype, restore_threads):
     np.testing.assert_array_equal(C_par, C_tn)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_sequential_sum_order(dtype):
-    """Every C[i, j] is the left-to-right FMA chain over k, whatever path computes it: equal to a
-    plain one-row-at-a-time loop, for wide and narrow C (N below and above NARROW_N)."""
+def _round(x, dtype):
+    """The exact rational x rounded to the nearest ``dtype`` (ties to even), as IEEE rounds it."""
+    f64 = float(x)  # int / int true division: correctly rounded to float64
+    if dtype == np.float64:
+        return np.float64(f64)
+    c = np.float32(f64)  # may be off by one ulp (double rounding): pick among c and neighbours
+    candidates = [np.nextafter(c, np.float32(-np.inf)), c, np.nextafter(c, np.float32(np.inf))]
 
-    @numba.njit(fastmath={"contract"})
-    def naive(A, B, C):
-        for i in range(C.shape[0]):
-            for j in range(C.shape[1]):
-                C[i, j] = 0
-            for k in range(B.shape[0]):
-                a = A[i, k]
-                for j in range(C.shape[1]):
-                    C[i, j] += a * B[k, j]
+    def key(v):
+        return abs(Fraction(float(v)) - x), int(np.array(v).view(np.int32)) & 1
 
-    for M, K, N in [(ROW_BLOCK * 5 + 3, 23, NARROW_N + 9), (ROW_BLOCK * 3 + 7, 23, 40),
-                    (40, 23, NARROW_N - 3)]:
-        A, B = _operands("matmul", M, K, N, dtype, seed=11)
-        C = np.empty((M, N), dtype=dtype)
-        ref = np.empty((M, N), dtype=dtype)
-        _layers.matmul(A, B, C)
-        naive(A, B, ref)
-        # FMA contraction of the naive loop is up to LLVM; allow one rounding per term if it did not
-        np.testing.assert_allclose(C, ref, rtol=RTOL[dtype], atol=0)
+    return min(candidates, key=key)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("a_transposed", [False, True])
-@pytest.mark.parametrize("K,N", [(1, 1), (3, 17), (4, 16), (23, 40), (64, 100), (7, 3), (10, 100)])
-def test_row_kernels_agree_bitwise(K, N, a_transposed, dtype):
-    """The 7-row, 6-row, 4-row and 1-row kernels give the same bits, for A as stored and for
-    the transpose view the weight gradient hands them."""
-    M = 14
-    rng = np.random.default_rng(K * 100 + N)
-    A = rng.standard_normal((K, M) if a_transposed else (M, K)).astype(dtype)
-    op_A = A.T if a_transposed else A
-    B = rng.standard_normal((K, N)).astype(dtype)
-    C7, C6, C4, C1 = (np.full((M, N), np.nan, dtype=dtype) for _ in range(4))
-    _layers._rows7(op_A, B, C7, 0)
-    _layers._rows7(op_A, B, C7, 7)
-    _layers._rows6(op_A, B, C6, 0)
-    _layers._rows6(op_A, B, C6, 6)
-    for i in range(0, 12, 4):
-        _layers._rows4(op_A, B, C4, i)
+def _fma_chain(op_A, B, dtype):
+    """C[i, j] = fma(a_{K-1}, b_{K-1}, ... fma(a_0, b_0, 0)): each step rounded once, in order."""
+    M, K = op_A.shape
+    N = B.shape[1]
+    A_q = [[Fraction(float(v)) for v in row] for row in op_A]
+    B_q = [[Fraction(float(v)) for v in row] for row in B]
+    C = np.empty((M, N), dtype=dtype)
     for i in range(M):
-        _layers._row1(op_A, B, C1, i)
-    for i in (12, 13):
-        _layers._row1(op_A, B, C6, i)
-        _layers._row1(op_A, B, C4, i)
-    for other in (C6, C4, C1):
-        assert np.array_equal(C7.view(np.uint8), other.view(np.uint8))
-    tol = RTOL[dtype] * max(K, 1)
-    np.testing.assert_allclose(C7, op_A @ B, rtol=tol, atol=tol)
+        for j in range(N):
+            c = dtype(0)
+            for k in range(K):
+                c = _round(A_q[i][k] * B_q[k][j] + Fraction(float(c)), dtype)
+            C[i, j] = c
+    return C
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel", ["matmul", "matmul_tn", "matmul_serial"])
+@pytest.mark.parametrize("M,K,N", [(17, 7, 43), (17, 23, 85), (11, 5, 10), (20, 9, 3), (3, 4, 40)])
+def test_exact_fma_chain(kernel, M, K, N, dtype):
+    """Every C[i, j] is exactly the left-to-right FMA chain over k, whichever tile computes it:
+    M = 17 takes 6-, 4- and 1-row tiles, N = 43 (float64) and 85 (float32) full 4-vector blocks,
+    single vectors and a masked one; N < NARROW_N goes through the transposed path."""
+    A, B = _operands(kernel, M, K, N, dtype, seed=11)
+    op_A = A.T if kernel == "matmul_tn" else A
+    C = np.full((M, N), np.nan, dtype=dtype)
+    getattr(_layers, kernel)(A, B, C)
+    np.testing.assert_array_equal(C, _fma_chain(op_A, B, dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel", ["matmul", "matmul_tn"])
+@pytest.mark.parametrize("M,K,N", [(17, 7, 43), (17, 7, 85), (5, 3, 5), (40, 6, 10)])
+def test_no_write_outside_C(kernel, M, K, N, dtype):
+    """The masked vector stores at the end of each row write nothing past C (C is a view at the
+    start of a larger buffer, as the layers' activations are views into one workspace)."""
+    A, B = _operands(kernel, M, K, N, dtype, seed=5)
+    buf = np.full(M * N + 64, -7.0, dtype=dtype)
+    C = buf[: M * N].reshape(M, N)
+    getattr(_layers, kernel)(A, B, C)
+    assert np.all(buf[M * N:] == -7.0)
+    _check(C, _reference(kernel, A, B), dtype)
