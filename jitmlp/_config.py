@@ -94,8 +94,8 @@ PARALLEL_MIN_ELEMENTS = 32768
 # Rows of the output handled together by one thread (the unit of work split across threads).
 # A multiple of 6 keeps every block on the 6-row register tiles of _layers.py.
 ROW_BLOCK = 12
-# Layer products with fewer output columns than this (and at least NARROW_MIN_M rows) are computed
-# transposed (Cᵀ = Bᵀ op(A)ᵀ, one thread), so the vectorized loop runs along the long dimension.
+# Weight gradients (C = Aᵀ B) with fewer output columns than this (and at least NARROW_MIN_M rows)
+# are computed transposed (Cᵀ = Bᵀ A, one thread), so the register tiles run along the long side.
 NARROW_N = 16
 NARROW_MIN_M = 16
 # A minibatch is split into a fixed number of row chunks, each run through forward and backward
