@@ -11,9 +11,14 @@ lecture's a_k = b_k + W_k h_{k-1} reads a[n, j] = b[j] + Σ_i h[n, i] W[i, j] he
 
 Kernels: C is computed in tiles held in registers for the whole sum over k, as explicit SIMD
 vectors (``_simd``: W = 8 float64 or 16 float32 lanes). ``_tile_6x4`` is 6 rows x 4 vectors
-(24 accumulators; per k one load of 4 vectors of B feeds 24 FMAs); the columns left over by
-4W go one vector at a time (``_tile_6x1``, the last one masked), the rows left over by 6 one
-row at a time (``_tile_1x4``, ``_tile_1x1``).
+(24 accumulators; per k, 4 vector loads of B and 6 scalars of A feed 24 FMAs); rows left over
+by 6 go to a 4-row tile, then single rows. Columns left over by 4W go in strips of two vectors
+(``_tile_6x2``) or one (``_tile_6x1``), the last vector masked, so no column is ever computed
+by scalar code. The row-at-a-time kernels these replace (6 rows x 4 k per pass over C rows,
+vectorized by LLVM) read and wrote C on every pass and paid LLVM's run-time alias checks and a
+scalar remainder per pass: measured on one thread in the same run, 100x64x100 float64
+17.6 -> 11.9 us, 784x100x100 (weight gradient) 228 -> 154 us, float32 256x784x512
+1594 -> 940 us, with the same bits.
 
 Determinism: every element of C is owned by exactly one thread (threads split C's rows in fixed
 blocks) and is the left-to-right FMA chain fma(a_{K-1}, b_{K-1}, ... fma(a_0, b_0, 0)) over the
@@ -303,7 +308,7 @@ def matmul_serial(A, B, C):
 
 @jit
 def transpose(A, AT):
-    """AT = Aᵀ, copied so that grad_h = grad_a Wᵀ can run with a contiguous innermost loop.
+    """AT = Aᵀ, copied so that grad_h = grad_a Wᵀ reads B = W_kᵀ in contiguous vectors.
 
     Eight rows of A at a time: for each column j the eight values land side by side in row j of
     AT (one cache line in float64), instead of eight scattered stores one row of A apart. Measured
