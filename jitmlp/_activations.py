@@ -83,8 +83,16 @@ def bias_g_serial(a, b, code):
 
 
 @jit
+def _check_same_shape(h, grad_a):
+    """g' pairs h and grad_a element by element, over their flat spans: the shapes must agree."""
+    if h.shape != grad_a.shape:
+        raise ValueError("g_prime: h and grad_a differ in shape")
+
+
+@jit
 def g_prime_serial(h, grad_a, code):
     """``g_prime`` on the calling thread: one span over all rows."""
+    _check_same_shape(h, grad_a)
     g_prime_span(as_flat(h), as_flat(grad_a), code)
 
 
@@ -108,6 +116,7 @@ def bias_g(a, b, code):
 @jit_parallel
 def g_prime(h, grad_a, code):
     """grad_a <- grad_h ⊙ g'(a) for every row (grad_a holds grad_h on entry)."""
+    _check_same_shape(h, grad_a)
     if code == IDENTITY:
         return
     n, m = h.shape

@@ -62,3 +62,14 @@ def test_g_prime(kernel, name, dtype, n, m):
     # one rounding of a value <= 1, so the error is bounded by eps·|grad_h|, not by rtol alone
     eps = np.finfo(dtype).eps
     np.testing.assert_allclose(grad_a, expected, rtol=4 * eps, atol=2 * eps * np.abs(grad_h).max())
+
+
+@pytest.mark.parametrize("kernel", ["g_prime_serial", "g_prime"])
+@pytest.mark.parametrize("shape_h,shape_g", [((4, 5), (5, 4)), ((4, 5), (4, 6)), ((4, 5), (3, 5))])
+def test_g_prime_refuses_mismatched_shapes(kernel, shape_h, shape_g):
+    """h and grad_a are paired over their flat spans: a shape mismatch raises instead of pairing
+    the wrong elements (or reading past the shorter one)."""
+    h = np.ones(shape_h)
+    grad_a = np.ones(shape_g)
+    with pytest.raises(ValueError, match="differ in shape"):
+        getattr(_activations, kernel)(h, grad_a, ACTIVATIONS["relu"])
