@@ -68,6 +68,13 @@ def _drop_stale_cache() -> None:
 CACHE = _cache_usable()
 if CACHE:
     _drop_stale_cache()
+    # numba's cache does not record, for a serial kernel compiled in a process where a parallel
+    # kernel it calls was loaded from the cache, that loading it must start the thread pool
+    # (numba issues #8578, #9938): run first in a later process, such a kernel crashed
+    # (seen with ``_layers.matmul``; tests/test_cache_reload.py). Starting the pool here, before
+    # any kernel can run, makes every cached kernel safe to load. numba's threading layer is
+    # therefore chosen when jitmlp is imported (set NUMBA_THREADING_LAYER before that).
+    numba.get_num_threads()
 
 
 def jit(func=None, **overrides):
@@ -82,6 +89,25 @@ def jit(func=None, **overrides):
 def jit_parallel(func=None, **overrides):
     """Compile ``func`` as a parallel (prange) nopython kernel with the project's options."""
     return jit(func, parallel=True, **overrides)
+
+
+def _target_features() -> str:
+    """The CPU features numba compiles for: NUMBA_CPU_FEATURES if set, else the host's."""
+    from numba.core.codegen import get_host_cpu_features
+
+    features = numba.config.CPU_FEATURES
+    return features if features is not None else get_host_cpu_features()
+
+
+_AVX512 = "+avx512f" in _target_features().split(",")
+# Bits of one SIMD vector of the layer products (_simd): one register where AVX-512 is there.
+VECTOR_BITS = 512 if _AVX512 else 256
+# Vectors across a register tile of C (_layers): 6 rows x 4 vectors = 24 accumulators fit AVX-512's
+# 32 registers; with 16 (AVX2) 6 x 2 do. Measured with AVX2 code (NUMBA_CPU_FEATURES without
+# avx512), one thread, 100x64x100 float64: 31.9 us with 512-bit vectors in 6x4 tiles (spilling),
+# 24.5 us with 256-bit vectors in 6x2 tiles; the LLVM-vectorized row kernels these replaced took
+# 30.9 and 30.4 us in the same two runs.
+TILE_VECTORS = 4 if _AVX512 else 2
 
 
 # Tuning of the parallel kernels (not numba options, but kept beside them so the whole compile and

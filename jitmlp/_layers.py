@@ -10,13 +10,17 @@ Rows of the batch are samples, so ``W`` has scikit-learn's (fan_in, fan_out) lay
 lecture's a_k = b_k + W_k h_{k-1} reads a[n, j] = b[j] + Σ_i h[n, i] W[i, j] here.
 
 Kernels: C is computed in tiles held in registers for the whole sum over k, as explicit SIMD
-vectors (``_simd``: W = 8 float64 or 16 float32 lanes). ``_tile_6x4`` is 6 rows x 4 vectors
-(24 accumulators; per k, 4 vector loads of B and 6 scalars of A feed 24 FMAs); rows left over
-by 6 go to a 4-row tile, then single rows. Columns left over by 4W go in strips of two vectors
-(``_tile_6x2``) or one (``_tile_6x1``), the last vector masked, so no column is ever computed
-by scalar code. The row-at-a-time kernels these replace (6 rows x 4 k per pass over C rows,
-vectorized by LLVM) read and wrote C on every pass and paid LLVM's run-time alias checks and a
-scalar remainder per pass: measured on one thread in the same run, 100x64x100 float64
+vectors (``_simd``: V lanes each, 8 float64 or 16 float32 where AVX-512 is there). ``_tile_6x4``
+is 6 rows x 4 vectors (24 accumulators; per k, 4 vector loads of B and 6 scalars of A feed 24
+FMAs); rows left over by 6 go to a 4-row tile, then single rows. Columns left over by 4V go in
+strips of two vectors (``_tile_6x2``) or one (``_tile_6x1``), the last vector masked, so no
+column is ever computed by scalar code; strips have no 4-row tile (their leftover rows go one
+at a time). Without AVX-512 (16 vector registers, ``TILE_VECTORS`` = 2) the 6x4 tile would
+spill, and every column goes in 2-vector strips.
+
+The row-at-a-time kernels these replace (6 rows x 4 k per pass over C rows, vectorized by LLVM)
+read and wrote C on every pass and paid LLVM's run-time alias checks and a scalar remainder per
+pass: measured on one thread in the same run, 100x64x100 float64
 17.6 -> 11.9 us, 784x100x100 (weight gradient) 228 -> 154 us, float32 256x784x512
 1594 -> 940 us, with the same bits.
 
@@ -36,6 +40,7 @@ from ._config import (
     NARROW_N,
     PARALLEL_MIN_FLOPS,
     ROW_BLOCK,
+    TILE_VECTORS,
     jit,
     jit_parallel,
 )
@@ -44,12 +49,12 @@ from ._simd import lanes, vfma, vload, vload_n, vstore, vstore_n, vzeros
 
 @jit
 def _tile_6x4(A, B, C, i, j):
-    """C[i:i+6, j:j+4W] = A[i:i+6] @ B[:, j:j+4W] (A an operand view: as stored, or the
+    """C[i:i+6, j:j+4V] = A[i:i+6] @ B[:, j:j+4V] (A an operand view: as stored, or the
     transpose view ``A.T`` the weight gradient hands in; numba compiles the two layouts
     separately). 24 vector accumulators stay in registers over all k."""
     K = B.shape[0]
-    W = lanes(C)
-    j1, j2, j3 = j + W, j + 2 * W, j + 3 * W
+    V = lanes(C)
+    j1, j2, j3 = j + V, j + 2 * V, j + 3 * V
     c00 = c01 = c02 = c03 = vzeros(C)
     c10 = c11 = c12 = c13 = vzeros(C)
     c20 = c21 = c22 = c23 = vzeros(C)
@@ -85,7 +90,7 @@ def _tile_6x4(A, B, C, i, j):
 
 @jit
 def _tile_6x2(A, B, C, i, j, m):
-    """C[i:i+6, j:j+W+m] for 0 < m <= W: one full vector and one of m lanes (masked)."""
+    """C[i:i+6, j:j+V+m] for 0 < m <= V: one full vector and one of m lanes (masked)."""
     K = B.shape[0]
     j1 = j + lanes(C)
     c00 = c01 = c10 = c11 = c20 = c21 = vzeros(C)
@@ -112,7 +117,7 @@ def _tile_6x2(A, B, C, i, j, m):
 
 @jit
 def _tile_6x1(A, B, C, i, j, m):
-    """C[i:i+6, j:j+m] for m <= W columns (one vector, masked when m < W)."""
+    """C[i:i+6, j:j+m] for m <= V columns (one vector, masked when m < V)."""
     K = B.shape[0]
     c0 = c1 = c2 = c3 = c4 = c5 = vzeros(C)
     for k in range(K):
@@ -125,10 +130,10 @@ def _tile_6x1(A, B, C, i, j, m):
 
 @jit
 def _tile_4x4(A, B, C, i, j):
-    """C[i:i+4, j:j+4W]: four rows left over by the 6-row tiles (16 accumulators)."""
+    """C[i:i+4, j:j+4V]: four rows left over by the 6-row tiles (16 accumulators)."""
     K = B.shape[0]
-    W = lanes(C)
-    j1, j2, j3 = j + W, j + 2 * W, j + 3 * W
+    V = lanes(C)
+    j1, j2, j3 = j + V, j + 2 * V, j + 3 * V
     c00 = c01 = c02 = c03 = vzeros(C)
     c10 = c11 = c12 = c13 = vzeros(C)
     c20 = c21 = c22 = c23 = vzeros(C)
@@ -154,10 +159,10 @@ def _tile_4x4(A, B, C, i, j):
 
 @jit
 def _tile_1x4(A, B, C, i, j):
-    """C[i, j:j+4W]: one row left over by the 6-row tiles."""
+    """C[i, j:j+4V]: one row left over by the 6-row tiles."""
     K = B.shape[0]
-    W = lanes(C)
-    j1, j2, j3 = j + W, j + 2 * W, j + 3 * W
+    V = lanes(C)
+    j1, j2, j3 = j + V, j + 2 * V, j + 3 * V
     c0 = c1 = c2 = c3 = vzeros(C)
     for k in range(K):
         a = A[i, k]
@@ -168,7 +173,7 @@ def _tile_1x4(A, B, C, i, j):
 
 @jit
 def _tile_1x1(A, B, C, i, j, m):
-    """C[i, j:j+m] for m <= W columns: the corner left over by both."""
+    """C[i, j:j+m] for m <= V columns: the corner left over by both."""
     K = B.shape[0]
     c = vzeros(C)
     for k in range(K):
@@ -178,20 +183,20 @@ def _tile_1x1(A, B, C, i, j, m):
 
 @jit
 def _strip(A, B, C, i0, i1, j, n):
-    """Rows i0:i1, columns j:j+n of C for n <= 2W: two vectors (6x2) or one (6x1), the last
+    """Rows i0:i1, columns j:j+n of C for n <= 2V: two vectors (6x2) or one (6x1), the last
     masked; rows left over by 6 one vector at a time."""
-    W = lanes(C)
+    V = lanes(C)
     i = i0
     while i + 6 <= i1:
-        if n > W:
-            _tile_6x2(A, B, C, i, j, n - W)
+        if n > V:
+            _tile_6x2(A, B, C, i, j, n - V)
         else:
             _tile_6x1(A, B, C, i, j, n)
         i += 6
     while i < i1:
-        _tile_1x1(A, B, C, i, j, min(n, W))
-        if n > W:
-            _tile_1x1(A, B, C, i, j + W, n - W)
+        _tile_1x1(A, B, C, i, j, min(n, V))
+        if n > V:
+            _tile_1x1(A, B, C, i, j + V, n - V)
         i += 1
 
 
@@ -200,9 +205,9 @@ def _product_rows(A, B, C, i0, i1):
     """Rows i0:i1 of C = A @ B (A an operand view), tile by tile: column blocks of 4 vectors
     (6-row tiles, then a 4-row one, then single rows), then strips of up to 2 vectors."""
     N = C.shape[1]
-    W = lanes(C)
+    V = lanes(C)
     j = 0
-    while j + 4 * W <= N:
+    while TILE_VECTORS == 4 and j + 4 * V <= N:
         i = i0
         while i + 6 <= i1:
             _tile_6x4(A, B, C, i, j)
@@ -213,11 +218,20 @@ def _product_rows(A, B, C, i0, i1):
         while i < i1:
             _tile_1x4(A, B, C, i, j)
             i += 1
-        j += 4 * W
+        j += 4 * V
     while j < N:
-        n = min(2 * W, N - j)
+        n = min(2 * V, N - j)
         _strip(A, B, C, i0, i1, j, n)
         j += n
+
+
+@jit
+def _check_shapes(A, a_transposed, B, C):
+    """op(A) (M, K), B (K, N), C (M, N): the tiles take K from B and N from C and load whole
+    vectors, so a mismatch raises here instead of reading past a row."""
+    M, K = (A.shape[1], A.shape[0]) if a_transposed else (A.shape[0], A.shape[1])
+    if B.shape[0] != K or C.shape[0] != M or C.shape[1] != B.shape[1]:
+        raise ValueError("layer product: operand shapes do not match")
 
 
 @jit
@@ -256,6 +270,7 @@ def _product_block(A, a_transposed, B, C, i0, i1):
 
 @jit_parallel
 def _product(A, a_transposed, B, C):
+    _check_shapes(A, a_transposed, B, C)
     M = C.shape[0]
     N = C.shape[1]
     if _is_narrow_tn(a_transposed, C):
@@ -294,6 +309,7 @@ def product_serial(A, a_transposed, B, C):
 
     The same kernels as ``matmul``/``matmul_tn``, so the result is bit-identical to them.
     """
+    _check_shapes(A, a_transposed, B, C)
     if _is_narrow_tn(a_transposed, C):
         _product_narrow_tn(A, B, C)
     else:

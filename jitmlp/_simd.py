@@ -1,21 +1,21 @@
 """Explicit SIMD vectors for the layer products: a numba type and six operations on it.
 
 The layer products' loops (``_layers``) keep a tile of C in registers across the whole sum over
-k, as vectors of one 512-bit register each (8 float64 or 16 float32 lanes). Left to itself LLVM
-vectorizes only the innermost loop of numba code, so a C tile would make a round trip through
-memory on every k (and every pass pays run-time alias checks and a scalar remainder loop). The
-operations here emit LLVM's generic vector IR directly, which LLVM maps to the machine's registers
-(two 256-bit halves where there is no AVX-512):
+k, as vectors of ``VECTOR_BITS`` each (``_config``: one 512-bit register where AVX-512 is there,
+8 float64 or 16 float32 lanes; 256 bits otherwise). Left to itself LLVM vectorizes only the
+innermost loop of numba code, so a C tile would make a round trip through memory on every k (and
+every pass pays run-time alias checks and a scalar remainder loop). The operations here emit
+LLVM's generic vector IR directly, which LLVM maps to the machine's registers:
 
 * ``vzeros(C)``            a vector of zeros of C's dtype
-* ``vload(B, k, j)``       B[k, j:j+W]                            (all W lanes in bounds)
-* ``vload_n(B, k, j, m)``  B[k, j:j+m], zeros in lanes m..W-1     (masked: no access past m)
-* ``vstore(C, i, j, v)``   C[i, j:j+W] = v
+* ``vload(B, k, j)``       B[k, j:j+V]                            (all V lanes in bounds)
+* ``vload_n(B, k, j, m)``  B[k, j:j+m], zeros in lanes m..V-1     (masked: no access past m)
+* ``vstore(C, i, j, v)``   C[i, j:j+V] = v
 * ``vstore_n(C, i, j, v, m)``  C[i, j:j+m] = v[:m]                (masked: no access past m)
 * ``vfma(a, b, c)``        c + a·b in every lane, one rounding (fused), a a scalar
 
-``lanes(C)`` is W for C's dtype. Arrays are 2-D and C-contiguous (a vector is W consecutive
-elements of a row; anything else does not compile); the caller passes W (or m) lanes that lie
+``lanes(C)`` is V for C's dtype. Arrays are 2-D and C-contiguous (a vector is V consecutive
+elements of a row; anything else does not compile); the caller passes V (or m) lanes that lie
 inside the row.
 """
 
@@ -26,11 +26,11 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic, models, overload, register_model
 from numba.np.arrayobj import make_array
 
-REGISTER_BITS = 512
+from ._config import VECTOR_BITS
 
 
 class Vector(types.Type):
-    """W lanes of a float dtype, held as one LLVM vector value."""
+    """V lanes of a float dtype, held as one LLVM vector value."""
 
     def __init__(self, dtype, n_lanes):
         self.dtype = dtype
@@ -48,7 +48,7 @@ class _VectorModel(models.PrimitiveModel):
 def _vector_of(array_type):
     if array_type.dtype not in (types.float32, types.float64):
         raise TypeError(f"SIMD vectors of {array_type.dtype} are not supported")
-    return Vector(array_type.dtype, REGISTER_BITS // array_type.dtype.bitwidth)
+    return Vector(array_type.dtype, VECTOR_BITS // array_type.dtype.bitwidth)
 
 
 def lanes(C):
@@ -82,7 +82,7 @@ def _splat(builder, vector_type, scalar):
 
 
 def _lane_mask(context, builder, n_lanes, m, m_type):
-    """<W x i1>: lane q is on if q < m."""
+    """<V x i1>: lane q is on if q < m."""
     i64 = ir.IntType(64)
     lane = ir.Constant(ir.VectorType(i64, n_lanes), [ir.Constant(i64, q) for q in range(n_lanes)])
     m = context.cast(builder, m, m_type, types.int64)
@@ -111,9 +111,13 @@ def _masked(builder, vector_type, store):
 
 
 def _is_2d_float(array):
-    """A 2-D float array whose rows are contiguous (a vector is W consecutive elements)."""
+    """A 2-D float array whose rows are contiguous (a vector is V consecutive elements)."""
     return (isinstance(array, types.Array) and array.ndim == 2 and array.layout == "C"
             and array.dtype in (types.float32, types.float64))
+
+
+def _are_ints(*indices):
+    return all(isinstance(t, types.Integer) for t in indices)
 
 
 @intrinsic
@@ -159,33 +163,34 @@ def _store(masked):
 
 
 def _stores_into(C, v):
-    return _is_2d_float(C) and isinstance(v, Vector) and v.dtype == C.dtype
+    """A writable array of v's dtype (numba's own setitem refuses read-only arrays too)."""
+    return _is_2d_float(C) and C.mutable and isinstance(v, Vector) and v.dtype == C.dtype
 
 
 @intrinsic
 def vload(typingctx, B, k, j):
-    if not _is_2d_float(B):
+    if not (_is_2d_float(B) and _are_ints(k, j)):
         return None
     return _vector_of(B)(B, k, j), _load(masked=False)
 
 
 @intrinsic
 def vload_n(typingctx, B, k, j, m):
-    if not _is_2d_float(B):
+    if not (_is_2d_float(B) and _are_ints(k, j, m)):
         return None
     return _vector_of(B)(B, k, j, m), _load(masked=True)
 
 
 @intrinsic
 def vstore(typingctx, C, i, j, v):
-    if not _stores_into(C, v):
+    if not (_stores_into(C, v) and _are_ints(i, j)):
         return None
     return types.none(C, i, j, v), _store(masked=False)
 
 
 @intrinsic
 def vstore_n(typingctx, C, i, j, v, m):
-    if not _stores_into(C, v):
+    if not (_stores_into(C, v) and _are_ints(i, j, m)):
         return None
     return types.none(C, i, j, v, m), _store(masked=True)
 

@@ -13,8 +13,9 @@ from jitmlp import _layers
 DTYPES = [np.float64, np.float32]
 RTOL = {np.float64: 1e-12, np.float32: 1e-5}
 
-# (M, K, N): C is (M, N). Edge sizes around the 4-row / 4-k blocking, the narrow-N path
-# (N < NARROW_N with M >= NARROW_MIN_M), the parallel threshold, and the workload shapes.
+# (M, K, N): C is (M, N). Edge sizes around the 6- and 4-row tiles and the 1-, 2- and 4-vector
+# column blocks, the narrow path of matmul_tn (N < NARROW_N with M >= NARROW_MIN_M), the parallel
+# threshold, and the workload shapes.
 SHAPES = [
     (1, 1, 1), (1, 5, 3), (3, 1, 5), (5, 3, 1), (4, 4, 4), (5, 5, 5), (17, 17, 17),
     (3, 17, 5), (17, 3, 1), (1, 17, 33), (33, 1, 17), (7, 9, 15), (9, 7, 16), (21, 6, 3),
@@ -138,11 +139,13 @@ def _fma_chain(op_A, B, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kernel", ["matmul", "matmul_tn", "matmul_serial"])
-@pytest.mark.parametrize("M,K,N", [(17, 7, 43), (17, 23, 85), (11, 5, 10), (20, 9, 3), (3, 4, 40)])
+@pytest.mark.parametrize("M,K,N", [(17, 7, 43), (17, 23, 85), (11, 5, 10), (20, 9, 3), (3, 4, 40),
+                                   (30, 6, 12), (0, 3, 5), (4, 0, 9), (5, 3, 0)])
 def test_exact_fma_chain(kernel, M, K, N, dtype):
     """Every C[i, j] is exactly the left-to-right FMA chain over k, whichever tile computes it:
-    M = 17 takes 6-, 4- and 1-row tiles, N = 43 (float64) and 85 (float32) full 4-vector blocks,
-    single vectors and a masked one; N < NARROW_N goes through the transposed path."""
+    M = 17 takes 6-, 4- and 1-row tiles, N = 43 (float64) and 85 (float32) full 4-vector blocks
+    and a 2-vector strip with a masked vector (with AVX-512 lanes); matmul_tn with N < NARROW_N
+    and M >= NARROW_MIN_M, (20, 9, 3), goes through the transposed narrow path."""
     A, B = _operands(kernel, M, K, N, dtype, seed=11)
     op_A = A.T if kernel == "matmul_tn" else A
     C = np.full((M, N), np.nan, dtype=dtype)
@@ -162,3 +165,14 @@ def test_no_write_outside_C(kernel, M, K, N, dtype):
     getattr(_layers, kernel)(A, B, C)
     assert np.all(buf[M * N:] == -7.0)
     _check(C, _reference(kernel, A, B), dtype)
+
+
+@pytest.mark.parametrize("kernel", ["matmul", "matmul_tn", "matmul_serial"])
+def test_mismatched_shapes_raise(kernel):
+    """A B narrower or shorter than C asks for, or a C of the wrong height, raises ValueError
+    (the tiles would otherwise load whole vectors past B's rows)."""
+    A, B = _operands(kernel, 12, 5, 20, np.float64)
+    for B_bad, C in [(B[:, :10].copy(), np.empty((12, 20))), (B[:4].copy(), np.empty((12, 20))),
+                     (B, np.empty((11, 20)))]:
+        with pytest.raises(ValueError, match="shapes do not match"):
+            getattr(_layers, kernel)(A, B_bad, C)

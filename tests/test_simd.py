@@ -6,11 +6,11 @@ import numba
 import numpy as np
 import pytest
 
-from jitmlp._config import jit
+from jitmlp._config import VECTOR_BITS, jit
 from jitmlp._simd import lanes, vfma, vload, vload_n, vstore, vstore_n, vzeros
 
 DTYPES = [np.float64, np.float32]
-W = {np.float64: 8, np.float32: 16}
+W = {np.float64: VECTOR_BITS // 64, np.float32: VECTOR_BITS // 32}  # lanes
 
 
 @jit
@@ -44,7 +44,7 @@ def _zeros(C):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_lanes_fill_512_bits(dtype):
+def test_lanes_fill_a_vector(dtype):
     assert _lanes(np.empty((1, 1), dtype=dtype)) == W[dtype]
 
 
@@ -109,3 +109,24 @@ def test_fma_refuses_mixed_dtypes():
     B = np.ones((1, 16), dtype=np.float32)
     with pytest.raises(numba.core.errors.TypingError):
         _fma_row(1.0, B, B.copy())
+
+
+def test_stores_refuse_read_only_arrays():
+    """A read-only C does not compile (as numba's own item assignment refuses it)."""
+    B = np.ones((1, 8))
+    C = np.zeros((1, 8))
+    C.setflags(write=False)
+    with pytest.raises(numba.core.errors.TypingError):
+        _copy_row(B, C, 0, 0, 0, 0)
+    with pytest.raises(numba.core.errors.TypingError):
+        _copy_row_n(B, C, 0, 0, 0, 0, 3)
+
+
+def test_indices_must_be_integers():
+    """A float index or lane count does not compile (no silent truncation)."""
+    B = np.ones((2, 16))
+    C = np.zeros((2, 16))
+    with pytest.raises(numba.core.errors.TypingError):
+        _copy_row(B, C, 0.5, 0, 0, 0)
+    with pytest.raises(numba.core.errors.TypingError):
+        _copy_row_n(B, C, 0, 0, 0, 0, 3.9)
