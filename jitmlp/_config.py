@@ -68,13 +68,6 @@ def _drop_stale_cache() -> None:
 CACHE = _cache_usable()
 if CACHE:
     _drop_stale_cache()
-    # numba's cache does not record, for a serial kernel compiled in a process where a parallel
-    # kernel it calls was loaded from the cache, that loading it must start the thread pool
-    # (numba issues #8578, #9938): run first in a later process, such a kernel crashed
-    # (seen with ``_layers.matmul``; tests/test_cache_reload.py). Starting the pool here, before
-    # any kernel can run, makes every cached kernel safe to load. numba's threading layer is
-    # therefore chosen when jitmlp is imported (set NUMBA_THREADING_LAYER before that).
-    numba.get_num_threads()
 
 
 def jit(func=None, **overrides):
