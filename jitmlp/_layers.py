@@ -47,45 +47,50 @@ from ._config import (
 from ._simd import lanes, vfma, vload, vload_n, vstore, vstore_n, vzeros
 
 
+@jit(inline="always")
+def _load_4(B, k, j):
+    """B[k, j:j+4V] as a row of four vectors (a tuple)."""
+    V = lanes(B)
+    return vload(B, k, j), vload(B, k, j + V), vload(B, k, j + 2 * V), vload(B, k, j + 3 * V)
+
+
+@jit(inline="always")
+def _fma_4(a, b, c):
+    """c + a·b for rows of four vectors: one scalar of A times a row of B, into a row of C."""
+    return vfma(a, b[0], c[0]), vfma(a, b[1], c[1]), vfma(a, b[2], c[2]), vfma(a, b[3], c[3])
+
+
+@jit(inline="always")
+def _store_4(C, i, j, c):
+    """C[i, j:j+4V] = a row of four vectors."""
+    V = lanes(C)
+    vstore(C, i, j, c[0])
+    vstore(C, i, j + V, c[1])
+    vstore(C, i, j + 2 * V, c[2])
+    vstore(C, i, j + 3 * V, c[3])
+
+
 @jit
 def _tile_6x4(A, B, C, i, j):
     """C[i:i+6, j:j+4V] = A[i:i+6] @ B[:, j:j+4V] (A an operand view: as stored, or the
     transpose view ``A.T`` the weight gradient hands in; numba compiles the two layouts
-    separately). 24 vector accumulators stay in registers over all k."""
-    K = B.shape[0]
-    V = lanes(C)
-    j1, j2, j3 = j + V, j + 2 * V, j + 3 * V
-    c00 = c01 = c02 = c03 = vzeros(C)
-    c10 = c11 = c12 = c13 = vzeros(C)
-    c20 = c21 = c22 = c23 = vzeros(C)
-    c30 = c31 = c32 = c33 = vzeros(C)
-    c40 = c41 = c42 = c43 = vzeros(C)
-    c50 = c51 = c52 = c53 = vzeros(C)
-    for k in range(K):
-        b0, b1, b2, b3 = vload(B, k, j), vload(B, k, j1), vload(B, k, j2), vload(B, k, j3)
-        a = A[i, k]
-        c00, c01, c02, c03 = vfma(a, b0, c00), vfma(a, b1, c01), vfma(a, b2, c02), vfma(a, b3, c03)
-        a = A[i + 1, k]
-        c10, c11, c12, c13 = vfma(a, b0, c10), vfma(a, b1, c11), vfma(a, b2, c12), vfma(a, b3, c13)
-        a = A[i + 2, k]
-        c20, c21, c22, c23 = vfma(a, b0, c20), vfma(a, b1, c21), vfma(a, b2, c22), vfma(a, b3, c23)
-        a = A[i + 3, k]
-        c30, c31, c32, c33 = vfma(a, b0, c30), vfma(a, b1, c31), vfma(a, b2, c32), vfma(a, b3, c33)
-        a = A[i + 4, k]
-        c40, c41, c42, c43 = vfma(a, b0, c40), vfma(a, b1, c41), vfma(a, b2, c42), vfma(a, b3, c43)
-        a = A[i + 5, k]
-        c50, c51, c52, c53 = vfma(a, b0, c50), vfma(a, b1, c51), vfma(a, b2, c52), vfma(a, b3, c53)
-    vstore(C, i, j, c00), vstore(C, i, j1, c01), vstore(C, i, j2, c02), vstore(C, i, j3, c03)
-    vstore(C, i + 1, j, c10), vstore(C, i + 1, j1, c11)
-    vstore(C, i + 1, j2, c12), vstore(C, i + 1, j3, c13)
-    vstore(C, i + 2, j, c20), vstore(C, i + 2, j1, c21)
-    vstore(C, i + 2, j2, c22), vstore(C, i + 2, j3, c23)
-    vstore(C, i + 3, j, c30), vstore(C, i + 3, j1, c31)
-    vstore(C, i + 3, j2, c32), vstore(C, i + 3, j3, c33)
-    vstore(C, i + 4, j, c40), vstore(C, i + 4, j1, c41)
-    vstore(C, i + 4, j2, c42), vstore(C, i + 4, j3, c43)
-    vstore(C, i + 5, j, c50), vstore(C, i + 5, j1, c51)
-    vstore(C, i + 5, j2, c52), vstore(C, i + 5, j3, c53)
+    separately). 24 vector accumulators (six rows of four) stay in registers over all k."""
+    z = vzeros(C)
+    c0 = c1 = c2 = c3 = c4 = c5 = (z, z, z, z)
+    for k in range(B.shape[0]):
+        b = _load_4(B, k, j)
+        c0 = _fma_4(A[i, k], b, c0)
+        c1 = _fma_4(A[i + 1, k], b, c1)
+        c2 = _fma_4(A[i + 2, k], b, c2)
+        c3 = _fma_4(A[i + 3, k], b, c3)
+        c4 = _fma_4(A[i + 4, k], b, c4)
+        c5 = _fma_4(A[i + 5, k], b, c5)
+    _store_4(C, i, j, c0)
+    _store_4(C, i + 1, j, c1)
+    _store_4(C, i + 2, j, c2)
+    _store_4(C, i + 3, j, c3)
+    _store_4(C, i + 4, j, c4)
+    _store_4(C, i + 5, j, c5)
 
 
 @jit
@@ -131,44 +136,28 @@ def _tile_6x1(A, B, C, i, j, m):
 @jit
 def _tile_4x4(A, B, C, i, j):
     """C[i:i+4, j:j+4V]: four rows left over by the 6-row tiles (16 accumulators)."""
-    K = B.shape[0]
-    V = lanes(C)
-    j1, j2, j3 = j + V, j + 2 * V, j + 3 * V
-    c00 = c01 = c02 = c03 = vzeros(C)
-    c10 = c11 = c12 = c13 = vzeros(C)
-    c20 = c21 = c22 = c23 = vzeros(C)
-    c30 = c31 = c32 = c33 = vzeros(C)
-    for k in range(K):
-        b0, b1, b2, b3 = vload(B, k, j), vload(B, k, j1), vload(B, k, j2), vload(B, k, j3)
-        a = A[i, k]
-        c00, c01, c02, c03 = vfma(a, b0, c00), vfma(a, b1, c01), vfma(a, b2, c02), vfma(a, b3, c03)
-        a = A[i + 1, k]
-        c10, c11, c12, c13 = vfma(a, b0, c10), vfma(a, b1, c11), vfma(a, b2, c12), vfma(a, b3, c13)
-        a = A[i + 2, k]
-        c20, c21, c22, c23 = vfma(a, b0, c20), vfma(a, b1, c21), vfma(a, b2, c22), vfma(a, b3, c23)
-        a = A[i + 3, k]
-        c30, c31, c32, c33 = vfma(a, b0, c30), vfma(a, b1, c31), vfma(a, b2, c32), vfma(a, b3, c33)
-    vstore(C, i, j, c00), vstore(C, i, j1, c01), vstore(C, i, j2, c02), vstore(C, i, j3, c03)
-    vstore(C, i + 1, j, c10), vstore(C, i + 1, j1, c11)
-    vstore(C, i + 1, j2, c12), vstore(C, i + 1, j3, c13)
-    vstore(C, i + 2, j, c20), vstore(C, i + 2, j1, c21)
-    vstore(C, i + 2, j2, c22), vstore(C, i + 2, j3, c23)
-    vstore(C, i + 3, j, c30), vstore(C, i + 3, j1, c31)
-    vstore(C, i + 3, j2, c32), vstore(C, i + 3, j3, c33)
+    z = vzeros(C)
+    c0 = c1 = c2 = c3 = (z, z, z, z)
+    for k in range(B.shape[0]):
+        b = _load_4(B, k, j)
+        c0 = _fma_4(A[i, k], b, c0)
+        c1 = _fma_4(A[i + 1, k], b, c1)
+        c2 = _fma_4(A[i + 2, k], b, c2)
+        c3 = _fma_4(A[i + 3, k], b, c3)
+    _store_4(C, i, j, c0)
+    _store_4(C, i + 1, j, c1)
+    _store_4(C, i + 2, j, c2)
+    _store_4(C, i + 3, j, c3)
 
 
 @jit
 def _tile_1x4(A, B, C, i, j):
     """C[i, j:j+4V]: one row left over by the 6-row tiles."""
-    K = B.shape[0]
-    V = lanes(C)
-    j1, j2, j3 = j + V, j + 2 * V, j + 3 * V
-    c0 = c1 = c2 = c3 = vzeros(C)
-    for k in range(K):
-        a = A[i, k]
-        c0, c1 = vfma(a, vload(B, k, j), c0), vfma(a, vload(B, k, j1), c1)
-        c2, c3 = vfma(a, vload(B, k, j2), c2), vfma(a, vload(B, k, j3), c3)
-    vstore(C, i, j, c0), vstore(C, i, j1, c1), vstore(C, i, j2, c2), vstore(C, i, j3, c3)
+    z = vzeros(C)
+    c = (z, z, z, z)
+    for k in range(B.shape[0]):
+        c = _fma_4(A[i, k], _load_4(B, k, j), c)
+    _store_4(C, i, j, c)
 
 
 @jit
