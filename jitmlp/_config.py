@@ -8,6 +8,12 @@ fastmath
     still caught by the finiteness check. ``contract`` lets LLVM fuse multiply-add (FMA);
     ``nsz`` and ``arcp`` are harmless for training. No ``reassoc``: every sum is evaluated in
     the order the loop is written, which keeps results independent of thread count.
+one compile per argument type
+    Kernels are ``_Dispatcher``s: a call from compiled code compiles the callee for the plain
+    types of its arguments, never for a literal constant (``f(x, 0)`` and ``f(x, i)`` share one
+    compiled ``f``) or for prange's unsigned loop index (cast to int64). numba's own dispatcher
+    compiles a callee once per literal value it is called with, and every such copy is linked,
+    optimized and turned into machine code again in each caller.
 cache
     Compiled kernels are written to numba's on-disk cache so a fresh process does not
     recompile. Where the package directory is not writable numba falls back to its user-wide
@@ -21,6 +27,8 @@ import hashlib
 from pathlib import Path
 
 import numba
+from numba.core import types
+from numba.core.registry import CPUDispatcher
 
 FASTMATH = frozenset({"nsz", "arcp", "contract"})
 ERROR_MODEL = "numpy"  # no ZeroDivisionError checks in hot loops; IEEE results as numpy gives
@@ -70,13 +78,38 @@ if CACHE:
     _drop_stale_cache()
 
 
+def _canonical(t):
+    """The type a kernel is compiled for when compiled code calls it with an argument of type t."""
+    t = types.unliteral(t)
+    return types.int64 if t == types.uint64 else t
+
+
+class _Dispatcher(CPUDispatcher):
+    """numba's CPU dispatcher, compiling callees for canonical argument types (see above)."""
+
+    def get_call_template(self, args, kws):
+        return super().get_call_template(tuple(_canonical(a) for a in args),
+                                         {k: _canonical(v) for k, v in kws.items()})
+
+
+def _compile(func, options):
+    if numba.config.DISABLE_JIT:
+        return func
+    cache = options.pop("cache")
+    dispatcher = _Dispatcher(py_func=func, locals={}, targetoptions=options)
+    if cache:
+        dispatcher.enable_caching()
+    return dispatcher
+
+
 def jit(func=None, **overrides):
     """Compile ``func`` as a serial nopython kernel with the project's options."""
-    options = dict(nogil=True, cache=CACHE, fastmath=set(FASTMATH), error_model=ERROR_MODEL)
+    options = dict(nopython=True, nogil=True, cache=CACHE, fastmath=set(FASTMATH),
+                   error_model=ERROR_MODEL)
     options.update(overrides)
     if func is None:
-        return lambda f: numba.njit(**options)(f)
-    return numba.njit(**options)(func)
+        return lambda f: _compile(f, dict(options))
+    return _compile(func, dict(options))
 
 
 def jit_parallel(func=None, **overrides):

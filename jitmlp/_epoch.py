@@ -15,7 +15,7 @@ divided by the batch's weight sum, and the L2 term α‖W‖²/2 is added to the
 from __future__ import annotations
 
 import numpy as np
-from numba import literally, prange
+from numba import prange
 
 from ._activations import bias_g, bias_g_rows, bias_g_serial, g_prime, g_prime_serial
 from ._config import (
@@ -122,14 +122,13 @@ def batch_flops(nb, units):
     return 2.0 * nb * (3 * n_weights_of(units) - units[0] * units[1])
 
 
-@jit
+@jit(inline="always")
 def forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_csr, parallel):
     """Forward pass of the chunk's samples ``rows`` (indices into X); leaves ŷ in its h_L.
 
     Dense input has been gathered into h_0; sparse input (X_csr = (data, indices, indptr), not
     empty) is read from its stored non-zeros by the first layer directly.
     """
-    literally(parallel)
     L = units.shape[0] - 1
     n = rows.shape[0]
     for k in range(L):
@@ -148,40 +147,36 @@ def forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_cs
             bias_O(a, b_k(theta, units, b_off, k), out)
 
 
-@jit
+@jit(inline="always")
 def layer_product(A, a_transposed, B, C, parallel):
-    """C = op(A) @ B; rows split over threads if the compile-time constant ``parallel``."""
-    literally(parallel)
+    """C = op(A) @ B; rows split over threads if ``parallel``."""
     if parallel:
         product(A, a_transposed, B, C)
     else:
         product_serial(A, a_transposed, B, C)
 
 
-@jit
+@jit(inline="always")
 def bias_g_of(a, b, code, parallel):
-    """h = g(a + b), rows split over threads if the compile-time constant ``parallel``."""
-    literally(parallel)
+    """h = g(a + b), rows split over threads if ``parallel``."""
     if parallel:
         bias_g(a, b, code)
     else:
         bias_g_serial(a, b, code)
 
 
-@jit
+@jit(inline="always")
 def g_prime_of(h, grad_a, code, parallel):
-    """grad_a <- grad_h ⊙ g'(a), rows split over threads if the constant ``parallel``."""
-    literally(parallel)
+    """grad_a <- grad_h ⊙ g'(a), rows split over threads if ``parallel``."""
     if parallel:
         g_prime(h, grad_a, code)
     else:
         g_prime_serial(h, grad_a, code)
 
 
-@jit
+@jit(inline="always")
 def gather_of(X, idx, h0, parallel):
-    """h_0 = X[idx], rows split over threads if the compile-time constant ``parallel``."""
-    literally(parallel)
+    """h_0 = X[idx], rows split over threads if ``parallel``."""
     if parallel:
         gather_rows_parallel(X, idx, h0)
     else:
@@ -226,7 +221,7 @@ def Wt_k(wt, units, k):
     return as_rows(wt[start : start + units[k] * units[k + 1]], units[k + 1], units[k])
 
 
-@jit
+@jit(inline="always")
 def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, wt, rows, X_csr,
                    parallel):
     """Backward pass of the chunk's samples ``rows``, from grad a_L down to layer 1.
@@ -235,7 +230,6 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
     ``part`` (laid out like θ); ``reduce_chunks`` (lbfgs) or ``update_theta`` (sgd, adam) adds
     the chunks, the L2 term and the division.
     """
-    literally(parallel)
     L = units.shape[0] - 1
     n = rows.shape[0]
     zero = theta.dtype.type(0)
@@ -275,12 +269,11 @@ def chunk(X, X_csr, Y, sw, idx, theta, part, stats, units, w_off, b_off, act, ou
 
     The chunk is batch rows c·nb//n_chunks .. (c+1)·nb//n_chunks; it works in its own buffers
     (h_buf, ga_buf from row 0, W_kᵀ into ``wt``, its gradient sums into ``part``), so the two
-    threads share nothing they write. ``parallel`` is a compile-time constant, so this is
-    compiled twice: with the serial kernels (for chunks that run side by side, one per thread,
-    or for a batch too small to share) and with the row-parallel ones (for a batch that runs as
-    one chunk). Both give the same bits for the same chunk.
+    threads share nothing they write. ``parallel`` (a run-time flag, so one compiled chunk serves
+    both) picks the serial kernels (for chunks that run side by side, one per thread, or for a
+    batch too small to share) or the row-parallel ones (for a batch that runs as one chunk).
+    Both give the same bits for the same chunk.
     """
-    literally(parallel)
     nb = idx.shape[0]
     rows = idx[c * nb // n_chunks : (c + 1) * nb // n_chunks]
     n = rows.shape[0]
@@ -362,7 +355,7 @@ def sum_sq_weights(theta, units, w_off):
     return _sum_sq_span(theta, w_off[0], w_off[0] + n_weights_of(units))
 
 
-@jit_parallel
+@jit(inline="always")  # inlined into the two (parallel) callers: no library of its own to link
 def batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off, b_off, act, out, eps, h_buf, h_off,
                     ga_buf, wt, parts, stats):
     """Forward and backward of one minibatch: the chunks' gradient sums into ``parts``.
@@ -376,16 +369,16 @@ def batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off, b_off, act, out, 
     nb = idx.shape[0]
     L = units.shape[0] - 1
     n_chunks = n_chunks_of(nb, units)
-    if n_chunks == 1 and batch_flops(nb, units) < SERIAL_MAX_FLOPS:  # all on this thread
-        chunk(X, X_csr, Y, sw, idx, theta, parts[0], stats, units, w_off, b_off, act, out, eps,
-              h_buf[0], h_off, ga_buf[0], wt[0], 0, 1, False)
-    elif n_chunks > 1:
+    # one chunk whose layer products split their rows over the threads, unless the batch is too
+    # small to share (then it all runs on this thread); several chunks run side by side serially
+    rows_parallel = n_chunks == 1 and batch_flops(nb, units) >= SERIAL_MAX_FLOPS
+    if n_chunks > 1:
         for c in prange(n_chunks):
             chunk(X, X_csr, Y, sw, idx, theta, parts[c], stats, units, w_off, b_off, act, out,
-                  eps, h_buf[c], h_off, ga_buf[c], wt[c], c, n_chunks, False)
-    else:  # one chunk: its layer products split their rows over the threads
+                  eps, h_buf[c], h_off, ga_buf[c], wt[c], np.int64(c), n_chunks, rows_parallel)
+    else:
         chunk(X, X_csr, Y, sw, idx, theta, parts[0], stats, units, w_off, b_off, act, out, eps,
-              h_buf[0], h_off, ga_buf[0], wt[0], 0, 1, True)
+              h_buf[0], h_off, ga_buf[0], wt[0], np.int64(0), n_chunks, rows_parallel)
     data_loss = 0.0
     sw_sum = 0.0
     for c in range(n_chunks):
@@ -396,7 +389,7 @@ def batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off, b_off, act, out, 
     return data_loss, sw_sum, n_chunks
 
 
-@jit
+@jit_parallel
 def batch_loss_and_grad(X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out, eps,
                         alpha, h_buf, h_off, ga_buf, wt, parts, stats):
     """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``."""
@@ -451,7 +444,7 @@ def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver,
     return total
 
 
-@jit
+@jit_parallel
 def run_epoch(X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act, out, eps, alpha,
               batch_size, solver, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon,
               state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty):

@@ -43,21 +43,33 @@ _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _INDEX = np.int64  # index dtype of the CSR arrays handed to compiled code
 
 
+def _frozen(a, dtype=None):
+    """``a`` as a read-only, C-contiguous plain ndarray (a view where ``a`` already is one).
+
+    Everything compiled code only reads goes through here, so that every such argument has one
+    numba type: writable or read-only (joblib's memmaps), C- or Fortran-ordered, strided or
+    memory-mapped input all reach the kernels alike and compile them once.
+    """
+    view = np.ascontiguousarray(a, dtype=dtype).view(np.ndarray)
+    view.flags.writeable = False
+    return view
+
+
 def _kernel_input(X, dtype):
     """(X_dense, X_csr) for compiled code: exactly one of the two is non-empty.
 
     Dense input becomes C-contiguous in ``dtype``; sparse input becomes canonical CSR
-    (data, indices, indptr) without ever being densified.
+    (data, indices, indptr) without ever being densified. All read-only (``_frozen``).
     """
     if sp.issparse(X):
         X = sp.csr_matrix(X, dtype=dtype, copy=False)
         if not X.has_canonical_format:
             X = X.copy()
             X.sum_duplicates()
-        csr = (np.ascontiguousarray(X.data), X.indices.astype(_INDEX), X.indptr.astype(_INDEX))
-        return np.empty((0, 0), dtype=dtype), csr
+        csr = (_frozen(X.data), _frozen(X.indices, _INDEX), _frozen(X.indptr, _INDEX))
+        return _frozen(np.empty((0, 0), dtype=dtype)), csr
     empty = (np.empty(0, dtype=dtype), np.empty(0, dtype=_INDEX), np.empty(0, dtype=_INDEX))
-    return np.ascontiguousarray(X, dtype=dtype), empty
+    return _frozen(X, dtype), tuple(_frozen(a) for a in empty)
 
 
 def _binarized(label_binarizer, y):
@@ -240,10 +252,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 f"This model was fitted on {self.coefs_[0].dtype} data and cannot continue "
                 f"training on {X.dtype} data; convert X to {self.coefs_[0].dtype}."
             )
-        # compiled code wants C-contiguous arrays of one dtype: convert once, here
-        # targets as compiled code reads them: class indicators as uint8 (one byte, as
-        # scikit-learn's booleans), regression targets in X's dtype
-        y = np.ascontiguousarray(y, dtype=np.uint8 if is_classifier(self) else X.dtype)
+        # compiled code wants C-contiguous arrays of one dtype: convert once, here. Targets in
+        # X's dtype, class indicators too (0 and 1), so that a classifier and a regressor of one
+        # dtype run the same compiled epoch
+        y = _frozen(y, X.dtype)
         with _numba_threads(self.n_jobs):
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, layer_units, incremental)
@@ -260,8 +272,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         layout = Layout.from_units(layer_units)
         theta0 = layout.pack(self.coefs_, self.intercepts_, np.float64)
         n = X.shape[0]
-        sw = np.ones(n, dtype=X.dtype) if sample_weight is None else sample_weight
-        idx = np.arange(n, dtype=np.int64)
+        sw = _frozen(np.ones(n, dtype=X.dtype) if sample_weight is None else sample_weight)
+        idx = _frozen(np.arange(n, dtype=np.int64))
         X_dense, X_csr = _kernel_input(X, X.dtype)
         h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype)
         theta = np.empty(layout.size, dtype=X.dtype)
@@ -317,14 +329,14 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if early_stopping:
             X_train, y_train, sw_train, X_val, y_val, sw_val = self._validation_split(
                 X, y, sample_weight)
-            y_train = np.ascontiguousarray(y_train)
+            y_train = _frozen(y_train)
         else:
             X_train, y_train, sw_train = X, y, sample_weight
             X_val = y_val = sw_val = None
         n_samples = X_train.shape[0]
-        if sw_train is None:
-            sw_train = np.ones(n_samples, dtype=X.dtype)
+        sw_train = _frozen(np.ones(n_samples, dtype=X.dtype) if sw_train is None else sw_train)
         sample_idx = np.arange(n_samples, dtype=np.int64)
+        order = _frozen(sample_idx)  # what the epoch reads: the shuffle's order, in place
         X_dense, X_csr = _kernel_input(X_train, X.dtype)
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
@@ -349,7 +361,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 if self.shuffle:
                     shuffle_samples(sample_idx, self._random_state)
                 accumulated_loss, opt.t = run_epoch(
-                    X_dense, X_csr, y_train, sw_train, sample_idx, theta, grad, units, w_off, b_off,
+                    X_dense, X_csr, y_train, sw_train, order, theta, grad, units, w_off, b_off,
                     act, out, eps, float(self.alpha), batch_size, opt.solver, opt.learning_rate,
                     float(self.momentum), bool(self.nesterovs_momentum), float(self.beta_1),
                     float(self.beta_2), float(self.epsilon), opt.state_1, opt.state_2, opt.t,

@@ -72,9 +72,9 @@ def _store_4(C, i, j, c):
 
 @jit
 def _tile_6x4(A, B, C, i, j):
-    """C[i:i+6, j:j+4V] = A[i:i+6] @ B[:, j:j+4V] (A an operand view: as stored, or the
-    transpose view ``A.T`` the weight gradient hands in; numba compiles the two layouts
-    separately). 24 vector accumulators (six rows of four) stay in registers over all k."""
+    """C[i:i+6, j:j+4V] = A[i:i+6] @ B[:, j:j+4V] (A the strided operand view of ``_operand``:
+    as stored, or Aᵀ for the weight gradient). 24 vector accumulators (six rows of four) stay
+    in registers over all k."""
     z = vzeros(C)
     c0 = c1 = c2 = c3 = c4 = c5 = (z, z, z, z)
     for k in range(B.shape[0]):
@@ -191,8 +191,9 @@ def _strip(A, B, C, i0, i1, j, n):
 
 @jit
 def _product_rows(A, B, C, i0, i1):
-    """Rows i0:i1 of C = A @ B (A an operand view), tile by tile: column blocks of 4 vectors
-    (6-row tiles, then a 4-row one, then single rows), then strips of up to 2 vectors."""
+    """Rows i0:i1 of C = A @ B (A the strided operand view of ``_operand``), tile by tile:
+    column blocks of 4 vectors (6-row tiles, then a 4-row one, then single rows), then strips
+    of up to 2 vectors."""
     N = C.shape[1]
     V = lanes(C)
     j = 0
@@ -212,6 +213,18 @@ def _product_rows(A, B, C, i0, i1):
         n = min(2 * V, N - j)
         _strip(A, B, C, i0, i1, j, n)
         j += n
+
+
+@jit(inline="always")
+def _operand(A, a_transposed):
+    """op(A) as a view of layout 'A' (strides known only at run time), for A and Aᵀ alike.
+
+    The tiles read A one scalar at a time, so a run-time stride costs nothing there, and with one
+    operand type every tile is compiled once per dtype instead of once per layout.
+    """
+    if a_transposed:
+        return A.T[::1, ::1]
+    return A[::1, ::1]
 
 
 @jit
@@ -236,73 +249,59 @@ def _product_narrow_tn(A, B, C):
     With N < NARROW_N the tiles of C would be one or two vectors wide over a long sum; in Cᵀ they
     run along M in full 4-vector tiles, and A (K x M) is already Cᵀ's right operand as stored.
     Every element is the same left-to-right FMA chain over k (products commute exactly), so the
-    result is bit-identical to the direct path. Scratch: Cᵀ (N x M), once per call. Measured
-    (one thread): 100x100x10 float64 3.14 -> 2.30 us, float32 3.42 -> 1.93 us. For op(A) = A the
-    direct path is faster, A would need a transposed copy (100x100x10 float64: 2.97 against
-    4.05 us transposed).
+    result is bit-identical to the direct path. Scratch: Cᵀ (N x M), once per call. For
+    op(A) = A the direct path is faster: A would need a transposed copy.
     """
     M = C.shape[0]
     N = C.shape[1]
     CT = np.empty((N, M), dtype=C.dtype)
-    _product_rows(B.T, A, CT, 0, N)
+    _product_rows(_operand(B, True), A, CT, np.int64(0), N)
     transpose(CT, C)
 
 
-@jit
-def _product_block(A, a_transposed, B, C, i0, i1):
-    """Rows i0:i1 of C = op(A) @ B; op(A) = Aᵀ is handed to the kernels as the view A.T."""
-    if a_transposed:
-        _product_rows(A.T, B, C, i0, i1)
-    else:
-        _product_rows(A, B, C, i0, i1)
-
-
 @jit_parallel
-def _product(A, a_transposed, B, C):
+def product(A, a_transposed, B, C):
+    """C = op(A) @ B, rows split over threads in fixed blocks when the product is large."""
     _check_shapes(A, a_transposed, B, C)
     M = C.shape[0]
     N = C.shape[1]
     if _is_narrow_tn(a_transposed, C):
         _product_narrow_tn(A, B, C)
         return
+    op_A = _operand(A, a_transposed)
     rb = ROW_BLOCK
     n_blocks = (M + rb - 1) // rb
     if 2.0 * M * B.shape[0] * N >= PARALLEL_MIN_FLOPS and n_blocks > 1:
         for blk in prange(n_blocks):
-            _product_block(A, a_transposed, B, C, blk * rb, min(M, (blk + 1) * rb))
+            i0 = np.int64(blk) * rb
+            _product_rows(op_A, B, C, i0, min(M, i0 + rb))
     else:
-        _product_block(A, a_transposed, B, C, 0, M)
-
-
-@jit
-def product(A, a_transposed, B, C):
-    """C = op(A) @ B, rows split over threads in fixed blocks when the product is large."""
-    _product(A, a_transposed, B, C)
-
-
-@jit
-def matmul(A, B, C):
-    """C = A @ B with explicit loops; A (M, K), B (K, N), C (M, N), all C-contiguous."""
-    _product(A, False, B, C)
-
-
-@jit
-def matmul_tn(A, B, C):
-    """C = Aᵀ @ B with explicit loops; A (K, M), B (K, N), C (M, N), all C-contiguous."""
-    _product(A, True, B, C)
+        _product_rows(op_A, B, C, np.int64(0), M)
 
 
 @jit
 def product_serial(A, a_transposed, B, C):
     """C = op(A) @ B on the calling thread only (for code that is already inside a parallel loop).
 
-    The same kernels as ``matmul``/``matmul_tn``, so the result is bit-identical to them.
+    The same kernels as ``product``, so the result is bit-identical to it.
     """
     _check_shapes(A, a_transposed, B, C)
     if _is_narrow_tn(a_transposed, C):
         _product_narrow_tn(A, B, C)
     else:
-        _product_block(A, a_transposed, B, C, 0, C.shape[0])
+        _product_rows(_operand(A, a_transposed), B, C, np.int64(0), C.shape[0])
+
+
+@jit
+def matmul(A, B, C):
+    """C = A @ B with explicit loops; A (M, K), B (K, N), C (M, N), all C-contiguous."""
+    product(A, False, B, C)
+
+
+@jit
+def matmul_tn(A, B, C):
+    """C = Aᵀ @ B with explicit loops; A (K, M), B (K, N), C (M, N), all C-contiguous."""
+    product(A, True, B, C)
 
 
 @jit
