@@ -73,35 +73,51 @@ def _xlogy(x, y):
     return x * np.log(y)
 
 
-@jit(inline="always")  # per-row helper: inlined, no per-call array refcounting
-def sample_loss(y_hat, y, code, eps):
-    """The loss of one sample summed over outputs, in float64 (the pairs of the table above)."""
+@jit(inline="always")
+def sample_loss(y_hat, r, Y, n, code, eps):
+    """The loss of sample n (row r of ŷ) summed over outputs, in float64 (the table above).
+
+    Rows are indexed in place, never taken as views: a row view is a reference-counted object,
+    and with the output function chosen per row its counting stayed inside the loop.
+    """
     total = 0.0
-    n = y_hat.shape[0]
+    m = y_hat.shape[1]
     if code == O_IDENTITY:
-        for j in range(n):
-            d = float(y[j]) - float(y_hat[j])
+        for j in range(m):
+            d = float(Y[n, j]) - float(y_hat[r, j])
             total += 0.5 * d * d
     elif code == O_SOFTMAX:
-        for j in range(n):
-            p = min(max(float(y_hat[j]), eps), 1.0 - eps)
-            total -= _xlogy(float(y[j]), p)
+        for j in range(m):
+            p = min(max(float(y_hat[r, j]), eps), 1.0 - eps)
+            total -= _xlogy(float(Y[n, j]), p)
     elif code == O_LOGISTIC:
-        for j in range(n):
-            p = min(max(float(y_hat[j]), eps), 1.0 - eps)
-            t = float(y[j])
+        for j in range(m):
+            p = min(max(float(y_hat[r, j]), eps), 1.0 - eps)
+            t = float(Y[n, j])
             total -= _xlogy(t, p) + _xlogy(1.0 - t, 1.0 - p)
     else:  # O_EXP with the Poisson deviance
-        for j in range(n):
-            t = float(y[j])
-            p = float(y_hat[j])
+        for j in range(m):
+            t = float(Y[n, j])
+            p = float(y_hat[r, j])
             total += _xlogy(t, t / p) - t + p
     return total
 
 
-@jit(inline="always")  # per-row helper: inlined, no per-call array refcounting
-def grad_a_L_row(y_hat, y, w, grad_a):
-    """grad a_L = (ŷ - y)·w for one sample of weight w: the canonical pairs' shared gradient."""
-    T = y_hat.dtype.type  # y may be uint8 class indicators: compute in ŷ's dtype
-    for j in range(y_hat.shape[0]):
-        grad_a[j] = (y_hat[j] - T(y[j])) * w
+@jit
+def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, code, eps):
+    """Σ_r w_n·loss_n (float64, n = idx[r]) and grad a_L = (ŷ - y)·w, the canonical pairs'
+    shared gradient, row by row."""
+    total = 0.0
+    for r in range(idx.shape[0]):
+        n = idx[r]
+        total += float(sw[n]) * sample_loss(y_hat, r, Y, n, code, eps)
+        grad_a_L_row(y_hat, r, Y, n, sw[n], grad_a)
+    return total
+
+
+@jit(inline="always")
+def grad_a_L_row(y_hat, r, Y, n, w, grad_a):
+    """Row r of grad a_L = (ŷ - y)·w for sample n of weight w, in ŷ's dtype."""
+    T = y_hat.dtype.type
+    for j in range(y_hat.shape[1]):
+        grad_a[r, j] = (y_hat[r, j] - T(Y[n, j])) * w

@@ -331,7 +331,7 @@ def test_float32_kernels_do_no_float64_arithmetic():
         (_optimizers.adam_span, (A1, A1, A1, A1, f32, f32, f32, f32, i64, i64)),
         (_optimizers.sgd_span, (A1, A1, A1, f32, f32, boolean, i64, i64)),
         (_sparse.csr_matmul_rows, (A1, I1, I1, I1, A2, A2, i64, i64)),
-        (_outputs.grad_a_L_row, (A1, nt.Array(nt.uint8, 1, "A"), f32, A1)),
+        (_outputs.grad_a_L_row, (A2, i64, A2, i64, f32, A2)),
         (_outputs.O_rows, (A2, i64)),
         (_layers.matmul_serial, (A2, A2, A2)),
         (_layers.matmul, (A2, A2, A2)),
