@@ -176,5 +176,6 @@ UPDATE_BLOCK = 1024
 # θ of at least this many elements is updated by all threads (digits, 7,510 elements: 8.1 -> 5.9
 # us per step).
 UPDATE_PARALLEL_MIN = 4096
-# Rows per chunk in predict: each chunk runs the whole forward pass on one thread.
-PREDICT_CHUNK = 128
+# Rows per block in predict: a block goes through the forward pass layer by layer, its layer
+# products splitting the rows over the threads (ROW_BLOCK rows each).
+PREDICT_BLOCK = 1024

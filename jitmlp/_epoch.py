@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from ._activations import bias_g, bias_g_rows, bias_g_serial, g_prime, g_prime_serial
+from ._activations import bias_g, bias_g_serial, g_prime, g_prime_serial
 from ._config import (
     CHUNKED_MAX_FLOPS,
     MAX_CHUNKS,
@@ -29,7 +29,7 @@ from ._config import (
     jit,
     jit_parallel,
 )
-from ._layers import matmul_serial, product, product_serial, transpose
+from ._layers import product, product_serial, transpose
 from ._optimizers import ADAM, adam_span, adam_step_size, sgd_span
 from ._outputs import O_IDENTITY, O_rows, loss_and_grad_a_L
 from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
@@ -443,52 +443,58 @@ def run_epoch(X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act
     return accumulated_loss, t
 
 
-@jit
-def _predict_rows(X, X_csr, r0, nb, theta, units, w_off, b_off, act, out, width, y_hat):
-    """ŷ for rows r0 .. r0+nb of X: the whole forward pass of one chunk, on one thread.
-
-    A function of its own, not the body of ``predict_forward``'s prange loop: with the row views'
-    size check (a raise) inlined into the loop body itself, predict-wide took 0.6-0.8 s instead
-    of 0.35 s on 2 threads and 0.68 s on 1 (measured; numba then apparently did not run the loop
-    in parallel).
-    """
-    L = units.shape[0] - 1
-    # two buffers used in turn as h_{k-1} and a_k (per chunk, not per row)
-    bufs = (np.empty(nb * width, dtype=theta.dtype), np.empty(nb * width, dtype=theta.dtype))
-    h_prev = chunk_rows(bufs[0], 0, units[0], 0, nb)
-    sparse = X_csr[2].shape[0] > 0
-    if not sparse:
-        for r in range(nb):
-            for i in range(units[0]):
-                h_prev[r, i] = X[r0 + r, i]
-    for k in range(L):
-        a = chunk_rows(bufs[(k + 1) % 2], 0, units[k + 1], 0, nb)
-        if k == 0 and sparse:
-            csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], np.arange(r0, r0 + nb),
-                            W_k(theta, units, w_off, k), a, 0, nb)
-        else:
-            matmul_serial(h_prev, W_k(theta, units, w_off, k), a)
-        if k < L - 1:
-            bias_g_rows(a, b_k(theta, units, b_off, k), act, 0, nb)
-        else:
-            bias_O(a, b_k(theta, units, b_off, k), out)
-        h_prev = a
-    for r in range(nb):
-        for j in range(units[L]):
-            y_hat[r0 + r, j] = h_prev[r, j]
-
-
 @jit_parallel
-def predict_forward(X, X_csr, n, theta, units, w_off, b_off, act, out, chunk):
-    """ŷ for the n rows of X (dense, or CSR in X_csr): row chunks in parallel, one thread each."""
+def _copy_rows(X, r0, h):
+    """h = X[r0 : r0 + len(h)], rows spread over threads for large blocks."""
+    n, m = h.shape
+    if h.size < PARALLEL_MIN_ELEMENTS:
+        for r in range(n):
+            for i in range(m):
+                h[r, i] = X[r0 + r, i]
+        return
+    for r in prange(n):
+        for i in range(m):
+            h[r, i] = X[r0 + r, i]
+
+
+@jit
+def predict_forward(X, X_csr, rows, theta, units, w_off, b_off, act, out, block):
+    """ŷ for every row of X (dense, or CSR in X_csr), ``block`` rows at a time.
+
+    Each block goes through the forward pass layer by layer with the kernels the fit runs (the
+    layer products and activations split their rows over the threads when large), so
+    prediction compiles only this small driver on top of what a fit has compiled. ``rows`` is
+    0 .. n-1 (the block's sample indices for sparse input).
+    """
+    n = rows.shape[0]
     L = units.shape[0] - 1
     y_hat = np.empty((n, units[L]), dtype=theta.dtype)
     width = 0
     for k in range(L + 1):
         width = max(width, units[k])
-    n_chunks = (n + chunk - 1) // chunk
-    for c in prange(n_chunks):
-        r0 = c * chunk
-        _predict_rows(X, X_csr, r0, min(n, r0 + chunk) - r0, theta, units, w_off, b_off, act, out,
-                      width, y_hat)
+    nb_max = min(n, block)
+    # two buffers used in turn as h_{k-1} and a_k
+    size = nb_max * width
+    bufs = (np.empty(size, dtype=theta.dtype), np.empty(size, dtype=theta.dtype))
+    sparse = X_csr[2].shape[0] > 0
+    for r0 in range(0, n, block):
+        nb = min(n, r0 + block) - r0
+        h_prev = chunk_rows(bufs[0], 0, units[0], 0, nb)
+        if not sparse:
+            _copy_rows(X, r0, h_prev)
+        for k in range(L):
+            a = chunk_rows(bufs[(k + 1) % 2], 0, units[k + 1], 0, nb)
+            W = W_k(theta, units, w_off, k)
+            if k == 0 and sparse:
+                csr_matmul(X_csr[0], X_csr[1], X_csr[2], rows[r0 : r0 + nb], W, a)
+            else:
+                product(h_prev, False, W, a)
+            if k < L - 1:
+                bias_g(a, b_k(theta, units, b_off, k), act)
+            else:
+                bias_O(a, b_k(theta, units, b_off, k), out)
+            h_prev = a
+        for r in range(nb):  # explicit loops: a slice assignment compiles numba's shape errors
+            for j in range(units[L]):
+                y_hat[r0 + r, j] = h_prev[r, j]
     return y_hat

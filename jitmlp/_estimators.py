@@ -32,7 +32,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._activations import ACTIVATIONS
-from ._config import PREDICT_CHUNK
+from ._config import PREDICT_BLOCK
 from ._epoch import batch_loss_and_grad, predict_forward, run_epoch
 from ._network import Layout
 from ._optimizers import ADAM, SOLVERS
@@ -484,8 +484,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         X_dense, X_csr = _kernel_input(X, dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout)
         with _numba_threads(self.n_jobs):
-            return predict_forward(X_dense, X_csr, X.shape[0], theta, units, w_off, b_off, act,
-                                   out, PREDICT_CHUNK)
+            return predict_forward(X_dense, X_csr, _frozen(np.arange(X.shape[0])), theta, units,
+                                   w_off, b_off, act, out, PREDICT_BLOCK)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
