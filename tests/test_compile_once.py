@@ -1,0 +1,99 @@
+"""One compile per model kind: argument flavours never compile a kernel a second time.
+
+Read-only, Fortran-ordered, strided and memory-mapped X, integer and boolean X, sample_weight
+given or not, classifier and regressor targets, early stopping, partial_fit, sparse input,
+every solver and activation: all of them reach the same compiled kernels, one per float dtype.
+
+Only a compile in the process shows what gets compiled (kernels loaded from numba's cache do not
+list their callees), so this runs once in a subprocess without any cache location, which is also
+the check that jitmlp works where no cache location is writable. It is the suite's one test that
+compiles everything cold by design (marked ``cold_compile``; about a minute here).
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+SCRIPT = textwrap.dedent(
+    """
+    import gc, json, sys, tempfile, warnings
+    import numba.core.caching as caching
+    caching.CacheImpl._locator_classes = []  # as if no location were writable
+    warnings.simplefilter("ignore")
+    import numba
+    import numpy as np
+    import scipy.sparse as sp
+    from numba.core import types
+    from sklearn.datasets import make_classification, make_regression
+    import jitmlp._config as config
+    from jitmlp import MLPClassifier, MLPRegressor
+
+    X, y = make_classification(60, 5, n_informative=3, n_classes=3, random_state=0)
+    Xr, yr = make_regression(60, 5, n_targets=2, random_state=0)
+    small = dict(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
+
+    def flavours(dtype):
+        Xd = X.astype(dtype)
+        read_only = Xd.copy(); read_only.flags.writeable = False
+        mm = np.memmap(tempfile.mktemp(), dtype=dtype, mode="w+", shape=Xd.shape)
+        mm[:] = Xd
+        wide = np.repeat(Xd, 2, axis=1)
+        yield "C-ordered", MLPClassifier(**small).fit(Xd, y)
+        yield "read-only", MLPClassifier(**small).fit(read_only, y)
+        yield "Fortran", MLPClassifier(**small).fit(np.asfortranarray(Xd), y)
+        yield "strided", MLPClassifier(**small).fit(wide[:, ::2], y)
+        yield "memmap", MLPClassifier(**small).fit(mm, y)
+        yield "sample_weight", MLPClassifier(**small).fit(Xd, y, sample_weight=np.ones(60))
+        yield "binary", MLPClassifier(**small).fit(Xd, y > 0)
+        yield "multilabel", MLPClassifier(**small).fit(Xd, np.c_[y > 0, y > 1])
+        yield "regressor", MLPRegressor(**small).fit(Xd, yr.astype(dtype))
+        yield "poisson", MLPRegressor(loss="poisson", **small).fit(Xd, np.abs(yr[:, 0]))
+        yield "early stopping", MLPClassifier(early_stopping=True, **small).fit(Xd, y)
+        yield "partial_fit", MLPClassifier(**small).partial_fit(Xd, y, classes=[0, 1, 2])
+        yield "sparse", MLPClassifier(**small).fit(sp.csr_matrix(Xd), y)
+        yield "sgd tanh", MLPClassifier(solver="sgd", activation="tanh", **small).fit(Xd, y)
+        yield "logistic", MLPClassifier(activation="logistic", **small).fit(Xd, y)
+        yield "identity", MLPClassifier(activation="identity", **small).fit(Xd, y)
+        yield "lbfgs", MLPClassifier(solver="lbfgs", **small).fit(Xd, y)
+        yield "lbfgs regressor", MLPRegressor(solver="lbfgs", **small).fit(Xd, yr.astype(dtype))
+
+    for dtype in ([np.float64, np.int64, bool] + ([np.float32] if "f32" in sys.argv else [])):
+        for name, model in flavours(dtype):
+            model.predict(X.astype(dtype))
+            model.predict(sp.csr_matrix(X.astype(dtype)))
+
+    def float_kinds(sig):  # the model's dtype: float32 where any float32 array is an argument
+        words = set(str(sig).replace("(", " ").replace(",", " ").split())
+        return next((k for k in ("float32", "float64") if k in words), "")
+
+    counts = {}
+    for d in gc.get_objects():
+        if isinstance(d, numba.core.registry.CPUDispatcher) and (
+                d.py_func.__module__ or "").startswith("jitmlp"):
+            per_kind = {}
+            for sig in d.signatures:
+                per_kind.setdefault(float_kinds(sig), []).append(str(sig))
+            counts[d.py_func.__module__ + "." + d.py_func.__qualname__] = per_kind
+    print(json.dumps({"cache": config.CACHE, "counts": counts}))
+    """
+)
+
+
+@pytest.mark.cold_compile
+def test_one_compile_per_kernel_and_dtype_without_a_cache():
+    out = subprocess.run([sys.executable, "-c", SCRIPT, "f32"], capture_output=True, text=True,
+                         check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["cache"] is False  # numba found no cache location: jitmlp runs uncached
+    counts = report["counts"]
+    # the entry points the estimators call were compiled, for both dtypes
+    for entry in ("run_epoch", "batch_loss_and_grad", "predict_forward"):
+        kinds = counts["jitmlp._epoch." + entry]
+        assert set(kinds) == {"float32", "float64"}, (entry, kinds)
+    # every kernel: one signature per float dtype it works in (dtype-free ones: one in all)
+    repeated = {name: sigs for name, per_kind in counts.items()
+                for sigs in per_kind.values() if len(sigs) > 1}
+    assert not repeated, json.dumps(repeated, indent=1)
