@@ -38,26 +38,26 @@ def _cache_probe():  # a plain function of this file, used to ask numba where it
     return None
 
 
-def _cache_usable() -> bool:
-    """True if numba finds a writable cache location for this package's kernels."""
+def _cache_dir() -> Path | None:
+    """Where numba caches this package's kernels (NUMBA_CACHE_DIR's subfolder for this package if
+    set, else its __pycache__, else a user-wide folder), or None if no location is writable."""
     try:
         from numba.core.caching import FunctionCache
 
-        FunctionCache(_cache_probe)
+        return Path(FunctionCache(_cache_probe)._cache_path)
     except Exception:  # numba: "cannot cache function ...: no locator available"
-        return False
-    return True
+        return None
 
 
-def _drop_stale_cache() -> None:
+def _drop_stale_cache(cache_dir: Path) -> None:
     """Delete the package's cached kernels when any of its source files changed.
 
     numba checks only the timestamp of the file that defines a kernel, but our kernels inline
     code from other modules (``_elementary``, ``_layers``, ...): after an edit there, a cached
-    epoch would silently keep the old code. A digest of all sources guards against that.
+    epoch would silently keep the old code. A digest of all sources, kept beside the cached
+    kernels (wherever numba keeps them, NUMBA_CACHE_DIR included), guards against that.
     """
     package = Path(__file__).parent
-    cache_dir = package / "__pycache__"
     digest = hashlib.sha256()
     for source in sorted(package.glob("*.py")):
         digest.update(source.name.encode() + source.read_bytes())
@@ -67,15 +67,16 @@ def _drop_stale_cache() -> None:
             return
         for cached in [*cache_dir.glob("*.nbi"), *cache_dir.glob("*.nbc")]:
             cached.unlink(missing_ok=True)
-        cache_dir.mkdir(exist_ok=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest.hexdigest())
     except OSError:  # read-only install: sources cannot change there either
         pass
 
 
-CACHE = _cache_usable()
+_CACHE_DIR = _cache_dir()
+CACHE = _CACHE_DIR is not None
 if CACHE:
-    _drop_stale_cache()
+    _drop_stale_cache(_CACHE_DIR)
 
 
 def _canonical(t):

@@ -1,0 +1,31 @@
+"""jitmlp drops its cached kernels when any of its sources changed, wherever numba keeps them."""
+
+import os
+import subprocess
+import sys
+
+CODE = "import jitmlp._config as c; print(c._CACHE_DIR)"
+
+
+def _cache_dir(env):
+    out = subprocess.run([sys.executable, "-c", CODE], env=env, capture_output=True, text=True,
+                         check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_stale_kernels_in_numba_cache_dir_are_dropped(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    cache_dir = _cache_dir(env)  # first import: writes the sources' digest there
+    assert cache_dir.startswith(str(tmp_path))
+    stamp = os.path.join(cache_dir, "jitmlp-sources.sha256")
+    kernel = os.path.join(cache_dir, "_epoch.run_epoch-1.py311.nbi")
+    with open(kernel, "w") as f:
+        f.write("cached")
+    _cache_dir(env)  # same sources: the cached kernel stays
+    assert os.path.isfile(kernel)
+    with open(stamp, "w") as f:
+        f.write("digest of other sources")
+    _cache_dir(env)  # sources changed since the kernel was cached: it goes
+    assert not os.path.isfile(kernel)
+    with open(stamp) as f:
+        assert f.read() != "digest of other sources"
