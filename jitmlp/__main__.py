@@ -2,9 +2,10 @@
 
 Prints jitmlp's per-epoch progress, the test accuracy of both, and both fit times. In a fresh
 environment jitmlp's float64 fit and predict kernels are not in numba's cache yet: the job says
-so, compiles them up front (fit and predict in two processes, ``jitmlp.precompile``) and reports
-how long that took, so nothing compiles later without a word. A one-epoch warm-up fit then loads
-them, timed separately.
+so, compiles them up front (the ``fit`` and ``predict`` tasks of ``jitmlp.precompile``, in this
+process: predict's kernel is a small driver over the fit's, so it compiles in about a second once
+the fit's are there) and reports how long that took, so nothing compiles later without a word. A
+one-epoch warm-up fit then runs them, timed separately.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 
 from . import MLPClassifier, _config
-from ._precompile import Task, default_jobs, kernels_cached, run_task, run_tasks
+from ._precompile import Task, kernels_cached, run_task
 
 # The wait to expect, printed: compile_kernels_once's "Compiled in" figure from an empty
 # NUMBA_CACHE_DIR (fit and predict, 2 processes) on a 2-core machine with other work running
@@ -40,10 +41,7 @@ def compile_kernels_once() -> None:
     print(f"Compiling jitmlp's kernels for float64 {what}; about {COMPILE_SECONDS} s on a "
           f"2-core machine) ...", flush=True)
     start = time.perf_counter()
-    if _config.CACHE:  # in worker processes, into the cache this process then loads them from
-        results = run_tasks(tasks, default_jobs(len(tasks)))
-    else:  # nothing would reach this process from others: compile here
-        results = [run_task(task) for task in tasks]
+    results = [run_task(task) for task in tasks]
     for result in results:  # a failed task's kernels are compiled by the fit below, here
         if result.status == "failed":
             print(f"compiling {result.task.name} ahead failed:\n{result.error}", flush=True)

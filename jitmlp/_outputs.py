@@ -103,16 +103,31 @@ def sample_loss(y_hat, r, Y, n, code, eps):
     return total
 
 
-@jit
-def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, code, eps):
-    """Σ_r w_n·loss_n (float64, n = idx[r]) and grad a_L = (ŷ - y)·w, the canonical pairs'
-    shared gradient, row by row."""
+@jit(inline="always")
+def _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, code, eps):
     total = 0.0
     for r in range(idx.shape[0]):
         n = idx[r]
         total += float(sw[n]) * sample_loss(y_hat, r, Y, n, code, eps)
         grad_a_L_row(y_hat, r, Y, n, sw[n], grad_a)
     return total
+
+
+@jit
+def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, code, eps):
+    """Σ_r w_n·loss_n (float64, n = idx[r]) and grad a_L = (ŷ - y)·w, the canonical pairs'
+    shared gradient, row by row.
+
+    One row loop per output function, each with its code as a constant (inlined): with the code
+    a run-time value inside the loop, 32 rows of 4 outputs took 1.8 us instead of 0.3.
+    """
+    if code == O_SOFTMAX:
+        return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_SOFTMAX, eps)
+    if code == O_LOGISTIC:
+        return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_LOGISTIC, eps)
+    if code == O_IDENTITY:
+        return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_IDENTITY, eps)
+    return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_EXP, eps)
 
 
 @jit(inline="always")
