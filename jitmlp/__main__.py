@@ -24,9 +24,9 @@ from . import MLPClassifier, _config
 from ._precompile import Task, kernels_cached, run_task
 
 # The wait to expect, printed: compile_kernels_once's "Compiled in" figure from an empty
-# NUMBA_CACHE_DIR (fit and predict, 2 processes) on a 2-core machine with other work running
-# beside it: 29.1 and 21.0 s, two runs of `python -m jitmlp --epochs 1|2`.
-COMPILE_SECONDS = 25
+# NUMBA_CACHE_DIR on a 2-core machine, nothing else running: 21.9, 22.6 and 22.3 s in three runs
+# of `python -m jitmlp` (24.1 s of process time, median).
+COMPILE_SECONDS = 22
 
 
 def compile_kernels_once() -> None:

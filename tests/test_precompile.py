@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -104,3 +105,35 @@ def test_cold_cache_compiles_once_with_a_message_and_warm_cache_is_silent(tmp_pa
     # warm: not a word about compiling
     warm = run("-m", "jitmlp", "--epochs", "1", "--quiet")
     assert "ompil" not in warm and "speed-up" in warm, warm
+
+
+GRID = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV
+from jitmlp import MLPClassifier
+from jitmlp._epoch import run_epoch
+X, y = load_digits(return_X_y=True)
+g = GridSearchCV(MLPClassifier(max_iter=3, random_state=0), {"alpha": [1e-4, 1e-3]}, cv=2,
+                 n_jobs=int(sys.argv[1])).fit(X / 16, y)
+print(json.dumps([g.best_score_, sum(run_epoch.stats.cache_misses.values())]))
+"""
+
+
+# Slow on purpose: two joblib workers compiling into one empty cache at the same moment (what a
+# GridSearchCV(n_jobs=2) does on a fresh machine) can only be seen from an empty cache.
+@pytest.mark.cold_compile
+def test_grid_search_workers_compile_into_one_empty_cache_at_once(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+
+    def grid(n_jobs):
+        out = subprocess.run([sys.executable, "-c", GRID, str(n_jobs)], env=env,
+                             capture_output=True, text=True, timeout=900)
+        assert out.returncode == 0, out.stderr[-4000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    cold_score, _ = grid(2)  # both workers compile the same kernels side by side
+    warm_score, compiled_here = grid(1)  # in this process: what they left in the cache
+    assert compiled_here == 0  # run_epoch loaded, not compiled again
+    assert warm_score == cold_score
