@@ -177,6 +177,11 @@ UPDATE_BLOCK = 1024
 # θ of at least this many elements is updated by all threads (digits, 7,510 elements: 8.1 -> 5.9
 # us per step).
 UPDATE_PARALLEL_MIN = 4096
+# Work (flops) of one compiled call in fit and predict: a longer epoch runs as several calls over
+# consecutive slices of its minibatches, a larger prediction as several calls over row slices, so
+# that Ctrl-C is seen between calls (0.02 s of work at 100 GFLOP/s, 0.4 s at 5), and a fit stops
+# after the minibatch in progress. Never less than one minibatch (or one predict block) per call.
+SLICE_FLOPS = 2.0e9
 # Rows per block in predict: a block goes through the forward pass layer by layer, its layer
 # products splitting the rows over the threads (ROW_BLOCK rows each).
 PREDICT_BLOCK = 1024

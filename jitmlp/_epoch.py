@@ -419,14 +419,17 @@ def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver,
 @jit_parallel
 def run_epoch(X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act, out, eps, alpha,
               batch_size, solver, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon,
-              state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty):
-    """One pass over the samples in ``sample_idx`` order, updating θ after every minibatch.
+              state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty,
+              accumulated_loss):
+    """A pass over the samples in ``sample_idx`` order, updating θ after every minibatch.
 
     state_1/state_2 are the optimizer's arrays (Adam: m, v; SGD: velocity and unused), t is
-    Adam's update count. Returns (Σ batch_loss · batch_size, t) for scikit-learn's loss_.
+    Adam's update count. Returns (accumulated_loss + Σ batch_loss · batch_size, t) for
+    scikit-learn's loss_. ``sample_idx`` may be a slice of the epoch's order starting at a
+    multiple of batch_size (the driver runs long epochs slice by slice, see
+    ``_estimators._fit_stochastic``); the loss sum carried in keeps its order of additions.
     """
     n = sample_idx.shape[0]
-    accumulated_loss = 0.0
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         idx = sample_idx[start:stop]

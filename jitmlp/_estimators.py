@@ -10,6 +10,8 @@ in one compiled call per epoch (``_epoch.run_epoch``).
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -32,7 +34,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._activations import ACTIVATIONS
-from ._config import PREDICT_BLOCK
+from ._config import PREDICT_BLOCK, SLICE_FLOPS
 from ._epoch import batch_loss_and_grad, predict_forward, run_epoch
 from ._network import Layout
 from ._optimizers import ADAM, SOLVERS
@@ -109,6 +111,34 @@ def _numba_threads(n_jobs):
         yield
     finally:
         numba.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Within the block, Ctrl-C (SIGINT) sets a flag instead of raising KeyboardInterrupt.
+
+    Yields a list that is non-empty once SIGINT arrived. The training loop looks at it between
+    its compiled calls, at points where the model is consistent, and stops there. Only in the
+    main thread (the only one Python delivers signals to) and only where Python's default
+    handler is installed: a handler of the caller's own is left alone (then KeyboardInterrupt,
+    if raised, is handled as scikit-learn handles it).
+    """
+    hit = []
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield hit
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: hit.append(signum))
+    try:
+        yield hit
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _slice_length(flops_per_row, unit):
+    """Rows per compiled call: about SLICE_FLOPS of work, a multiple of ``unit`` (>= unit)."""
+    units_per_slice = int(SLICE_FLOPS // max(1.0, flops_per_row * unit))
+    return max(1, units_per_slice) * unit
 
 
 @dataclass
@@ -355,50 +385,76 @@ class BaseMultilayerPerceptron(BaseEstimator):
         units, w_off, b_off, act, out = self._kernel_args(layout)
         eps = float(np.finfo(X.dtype).eps)
         opt = self._optimizer
+        # long epochs run as several calls over consecutive slices of whole minibatches
+        n_weights = int((layout.units[:-1] * layout.units[1:]).sum())
+        flops_per_row = 2.0 * (3 * n_weights - layout.units[0] * layout.units[1])
+        slice_length = _slice_length(flops_per_row, batch_size)
+        interrupted = False
         try:
-            self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                if self.shuffle:
-                    shuffle_samples(sample_idx, self._random_state)
-                accumulated_loss, opt.t = run_epoch(
-                    X_dense, X_csr, y_train, sw_train, order, theta, grad, units, w_off, b_off,
-                    act, out, eps, float(self.alpha), batch_size, opt.solver, opt.learning_rate,
-                    float(self.momentum), bool(self.nesterovs_momentum), float(self.beta_1),
-                    float(self.beta_2), float(self.epsilon), opt.state_1, opt.state_2, opt.t,
-                    h_buf, h_off, ga_buf, wt, parts, stats, penalty,
-                )
-                if early_stopping:  # the validation score needs this epoch's weights
-                    self.coefs_, self.intercepts_ = layout.unpack(theta)
-                self.n_iter_ += 1
-                self.loss_ = accumulated_loss / n_samples
-                self.t_ += n_samples
-                self.loss_curve_.append(self.loss_)
-                if self.verbose:
-                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
-                if self.learning_rate == "invscaling" and opt.solver != ADAM:
-                    opt.learning_rate = (float(self.learning_rate_init)
-                                         / (self.t_ + 1) ** self.power_t)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    if early_stopping:
-                        msg = ("Validation score did not improve more than tol=%f for %d "
-                               "consecutive epochs." % (self.tol, self.n_iter_no_change))
-                    else:
-                        msg = ("Training loss did not improve more than tol=%f for %d "
-                               "consecutive epochs." % (self.tol, self.n_iter_no_change))
-                    if self._trigger_stopping(msg):
+            with _sigint_deferred() as sigint:
+                self.n_iter_ = 0
+                for _ in range(self.max_iter):
+                    if self.shuffle:
+                        shuffle_samples(sample_idx, self._random_state)
+                    # where an epoch of several calls goes back to if it is interrupted
+                    start = None
+                    if slice_length < n_samples:
+                        start = (theta.copy(), opt.state_1.copy(), opt.state_2.copy(), opt.t)
+                    accumulated_loss = 0.0
+                    for first in range(0, n_samples, slice_length):
+                        accumulated_loss, opt.t = run_epoch(
+                            X_dense, X_csr, y_train, sw_train, order[first:first + slice_length],
+                            theta, grad, units, w_off, b_off, act, out, eps, float(self.alpha),
+                            batch_size, opt.solver, opt.learning_rate, float(self.momentum),
+                            bool(self.nesterovs_momentum), float(self.beta_1), float(self.beta_2),
+                            float(self.epsilon), opt.state_1, opt.state_2, opt.t, h_buf, h_off,
+                            ga_buf, wt, parts, stats, penalty, accumulated_loss,
+                        )
+                        if sigint and first + slice_length < n_samples:
+                            break
+                    if start is not None and sigint and first + slice_length < n_samples:
+                        # stopped inside the epoch: back to where it began, so that weights,
+                        # optimizer state, n_iter_, t_ and loss_curve_ describe one point
+                        theta[:], opt.state_1[:], opt.state_2[:], opt.t = start
+                        interrupted = True
                         break
-                    self._no_improvement_count = 0
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                        "optimization hasn't converged yet." % self.max_iter,
-                        ConvergenceWarning,
-                        stacklevel=3,
-                    )
-        except KeyboardInterrupt:
+                    if early_stopping:  # the validation score needs this epoch's weights
+                        self.coefs_, self.intercepts_ = layout.unpack(theta)
+                    self.n_iter_ += 1
+                    self.loss_ = accumulated_loss / n_samples
+                    self.t_ += n_samples
+                    self.loss_curve_.append(self.loss_)
+                    if self.verbose:
+                        print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                    self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                    if self.learning_rate == "invscaling" and opt.solver != ADAM:
+                        opt.learning_rate = (float(self.learning_rate_init)
+                                             / (self.t_ + 1) ** self.power_t)
+                    if sigint:  # after a whole epoch: the model is consistent as it is
+                        interrupted = True
+                        break
+                    if self._no_improvement_count > self.n_iter_no_change:
+                        if early_stopping:
+                            msg = ("Validation score did not improve more than tol=%f for %d "
+                                   "consecutive epochs." % (self.tol, self.n_iter_no_change))
+                        else:
+                            msg = ("Training loss did not improve more than tol=%f for %d "
+                                   "consecutive epochs." % (self.tol, self.n_iter_no_change))
+                        if self._trigger_stopping(msg):
+                            break
+                        self._no_improvement_count = 0
+                    if incremental:
+                        break
+                    if self.n_iter_ == self.max_iter:
+                        warnings.warn(
+                            "Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                            "optimization hasn't converged yet." % self.max_iter,
+                            ConvergenceWarning,
+                            stacklevel=3,
+                        )
+        except KeyboardInterrupt:  # a SIGINT handler of the caller's own raised it
+            interrupted = True
+        if interrupted:
             warnings.warn("Training interrupted by user.", stacklevel=3)
         self.coefs_, self.intercepts_ = layout.unpack(theta)
         if early_stopping:
@@ -483,9 +539,23 @@ class BaseMultilayerPerceptron(BaseEstimator):
         theta = layout.pack(self.coefs_, self.intercepts_, dtype)
         X_dense, X_csr = _kernel_input(X, dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout)
+        n = X.shape[0]
+        rows = _frozen(np.arange(n))
+        # a large X goes in several calls, so that Ctrl-C is seen between them
+        n_weights = int((layout.units[:-1] * layout.units[1:]).sum())
+        step = _slice_length(2.0 * n_weights, PREDICT_BLOCK)
+        sparse = X_csr[2].shape[0] > 0
         with _numba_threads(self.n_jobs):
-            return predict_forward(X_dense, X_csr, _frozen(np.arange(X.shape[0])), theta, units,
-                                   w_off, b_off, act, out, PREDICT_BLOCK)
+            if n <= step:
+                return predict_forward(X_dense, X_csr, rows, theta, units, w_off, b_off, act,
+                                       out, PREDICT_BLOCK)
+            y_hat = np.empty((n, layout.units[-1]), dtype=dtype)
+            for first in range(0, n, step):
+                part = slice(first, first + step)
+                y_hat[part] = predict_forward(X_dense if sparse else X_dense[part], X_csr,
+                                              rows[part], theta, units, w_off, b_off, act, out,
+                                              PREDICT_BLOCK)
+            return y_hat
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
