@@ -19,11 +19,22 @@ cache
     recompile. Where the package directory is not writable numba falls back to its user-wide
     cache directory (``NUMBA_CACHE_DIR`` overrides); if no location is writable numba warns and
     keeps working without a cache.
+threading layer
+    numba's ``tbb`` layer, the one that is both fork-safe (a process that forked after a fit or
+    predict, and its children, keep working) and thread-safe (fits in several Python threads at
+    once). The ``tbb`` wheel, a dependency on Linux x86-64, puts ``libtbb.so.12`` in the
+    environment's ``lib`` folder, which the loader does not search: it is loaded here by its full
+    path, before numba starts its thread pool, so that numba's default choice (tbb first) finds
+    it. A layer or a priority the user set (``NUMBA_THREADING_LAYER``,
+    ``NUMBA_THREADING_LAYER_PRIORITY`` or ``numba.config``) is left alone; where TBB cannot be
+    loaded numba chooses as it always does (OpenMP, then workqueue).
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import sys
 from pathlib import Path
 
 import numba
@@ -32,6 +43,49 @@ from numba.core.registry import CPUDispatcher
 
 FASTMATH = frozenset({"nsz", "arcp", "contract"})
 ERROR_MODEL = "numpy"  # no ZeroDivisionError checks in hot loops; IEEE results as numpy gives
+
+
+# Threading layers that would take TBB if it is there ("default" follows the priority list).
+_TBB_CANDIDATE_LAYERS = ("default", "tbb", "safe", "threadsafe", "forksafe")
+
+
+def _tbb_library() -> Path | None:
+    """libtbb.so.12 of the ``tbb`` wheel installed beside jitmlp, or None."""
+    from importlib import metadata
+
+    try:
+        files = metadata.files("tbb") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name == "libtbb.so.12":
+            path = Path(file.locate()).resolve()
+            return path if path.is_file() else None
+    return None
+
+
+def _load_tbb() -> str | None:
+    """Load the ``tbb`` wheel's libtbb.so.12 so that numba's TBB layer can be chosen.
+
+    Returns the path loaded, or None where nothing was (not Linux, numba's pool already started,
+    the user chose another layer, no ``tbb`` wheel, or loading it failed).
+    """
+    from numba.np.ufunc import parallel
+
+    if (not sys.platform.startswith("linux") or getattr(parallel, "_is_initialized", True)
+            or numba.config.THREADING_LAYER not in _TBB_CANDIDATE_LAYERS):
+        return None
+    try:
+        library = _tbb_library()
+        if library is None:
+            return None
+        ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
+        return str(library)
+    except Exception:  # a broken or foreign install: numba then chooses as it would without
+        return None
+
+
+TBB_LOADED = _load_tbb()
 
 
 def _cache_probe():  # a plain function of this file, used to ask numba where it would cache

@@ -2,6 +2,8 @@
 
 import numba
 
+import jitmlp  # noqa: F401  (first: it loads TBB, numba's threading layer, before the pool starts)
+
 
 def pytest_configure(config):
     # Tests call compiled kernels directly, not only through the estimators (which start numba's
