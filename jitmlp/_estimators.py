@@ -285,7 +285,13 @@ class BaseMultilayerPerceptron(BaseEstimator):
         # compiled code wants C-contiguous arrays of one dtype: convert once, here. Targets in
         # X's dtype, class indicators too (0 and 1), so that a classifier and a regressor of one
         # dtype run the same compiled epoch
-        y = _frozen(y, X.dtype)
+        with np.errstate(over="ignore"):
+            y = _frozen(y, X.dtype)
+        if X.dtype == np.float32 and not np.isfinite(y).all():  # finite in float64, checked
+            raise ValueError(
+                "Input y contains values too large for float32: float32 X trains in float32, "
+                "with y converted to it. Scale y, or pass X as float64."
+            )
         with _numba_threads(self.n_jobs):
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, layer_units, incremental)
@@ -797,6 +803,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
                              dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if y.dtype.kind in "SU":  # y_numeric converts object y only: say what is wrong here
+            y = y.astype(np.float64)  # ValueError: could not convert string to float: 'a'
         if self.loss == "poisson" and (np.any(y < 0) or np.all(y == 0)):
             raise ValueError(
                 "Some value(s) of y are out of the valid range of the loss 'poisson'. "
