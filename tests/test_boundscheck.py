@@ -45,9 +45,12 @@ sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-W", "ignore",
 """
 
 
-# Slow on purpose (a cold compile of every kernel, with checks): 72 s here, under the ~90 s that
-# keeps it in CI; deselect with -m "not cold_compile" when iterating.
+# Slow on purpose (a cold compile of every kernel, with checks): 63-72 s here. Opt-in: with it,
+# the warm suite took 4 min 6 s on a fresh clone, over the 3 minutes the suite is held to
+# (README, "Fuzzing"); JITMLP_BOUNDSCHECK=1 runs it.
 @pytest.mark.cold_compile
+@pytest.mark.skipif(os.environ.get("JITMLP_BOUNDSCHECK") != "1",
+                    reason="bounds-checked run is opt-in: set JITMLP_BOUNDSCHECK=1 (about 70 s)")
 def test_parity_and_fuzz_pass_with_bounds_checking(tmp_path):
     source_root = Path(jitmlp.__file__).resolve().parents[1]
     env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"),
