@@ -392,8 +392,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         eps = float(np.finfo(X.dtype).eps)
         opt = self._optimizer
         # long epochs run as several calls over consecutive slices of whole minibatches
-        n_weights = int((layout.units[:-1] * layout.units[1:]).sum())
-        flops_per_row = 2.0 * (3 * n_weights - layout.units[0] * layout.units[1])
+        flops_per_row = 2.0 * (3 * layout.n_weights - layout.units[0] * layout.units[1])
         slice_length = _slice_length(flops_per_row, batch_size)
         interrupted = False
         try:
@@ -416,9 +415,10 @@ class BaseMultilayerPerceptron(BaseEstimator):
                             float(self.epsilon), opt.state_1, opt.state_2, opt.t, h_buf, h_off,
                             ga_buf, wt, parts, stats, penalty, accumulated_loss,
                         )
-                        if sigint and first + slice_length < n_samples:
+                        stopped_inside = bool(sigint) and first + slice_length < n_samples
+                        if stopped_inside:
                             break
-                    if start is not None and sigint and first + slice_length < n_samples:
+                    if stopped_inside:  # only possible where the epoch took several calls
                         # stopped inside the epoch: back to where it began, so that weights,
                         # optimizer state, n_iter_, t_ and loss_curve_ describe one point
                         theta[:], opt.state_1[:], opt.state_2[:], opt.t = start
@@ -548,8 +548,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         n = X.shape[0]
         rows = _frozen(np.arange(n))
         # a large X goes in several calls, so that Ctrl-C is seen between them
-        n_weights = int((layout.units[:-1] * layout.units[1:]).sum())
-        step = _slice_length(2.0 * n_weights, PREDICT_BLOCK)
+        step = _slice_length(2.0 * layout.n_weights, PREDICT_BLOCK)
         sparse = X_csr[2].shape[0] > 0
         with _numba_threads(self.n_jobs):
             if n <= step:

@@ -33,6 +33,11 @@ class Layout:
         return cls(units, w_off, b_off, int(start_b + units[1:].sum()))
 
     @property
+    def n_weights(self) -> int:
+        """Σ_k fan_in_k · fan_out_k: θ's weights (they come first, the biases after them)."""
+        return int(self.b_off[0])
+
+    @property
     def n_layers(self) -> int:
         """L, the number of weight matrices (scikit-learn's n_layers_ - 1)."""
         return len(self.units) - 1
