@@ -133,7 +133,7 @@ if CACHE:
     _drop_stale_cache(_CACHE_DIR)
 
 
-def _canonical(t):
+def canonical_type(t):
     """The type a kernel is compiled for when compiled code calls it with an argument of type t."""
     t = types.unliteral(t)
     return types.int64 if t == types.uint64 else t
@@ -143,8 +143,8 @@ class _Dispatcher(CPUDispatcher):
     """numba's CPU dispatcher, compiling callees for canonical argument types (see above)."""
 
     def get_call_template(self, args, kws):
-        return super().get_call_template(tuple(_canonical(a) for a in args),
-                                         {k: _canonical(v) for k, v in kws.items()})
+        return super().get_call_template(tuple(canonical_type(a) for a in args),
+                                         {k: canonical_type(v) for k, v in kws.items()})
 
 
 def _compile(func, options):
@@ -155,6 +155,29 @@ def _compile(func, options):
     if cache:
         dispatcher.enable_caching()
     return dispatcher
+
+
+def by_input(dense, sparse):
+    """One kernel of ``dense`` and ``sparse``, chosen by the type of the first argument, X_csr:
+    ``dense`` where it is None (dense input), ``sparse`` where it is the CSR arrays.
+
+    The choice is made when the caller is compiled, so a fit on dense input never compiles the
+    sparse kernels (and the reverse); where numba runs pure Python it is made at each call.
+    """
+
+    def chosen(X_csr, *args):
+        return (dense if X_csr is None else sparse)(X_csr, *args)
+
+    chosen.__name__ = chosen.__qualname__ = f"{dense.__name__}_or_{sparse.__name__}"
+    if not numba.config.DISABLE_JIT:
+        from numba.extending import overload
+
+        @overload(chosen, jit_options=dict(fastmath=set(FASTMATH), error_model=ERROR_MODEL))
+        def _typed(X_csr, *args):
+            kernel = dense if isinstance(X_csr, types.NoneType) else sparse
+            return lambda X_csr, *args: kernel(X_csr, *args)
+
+    return chosen
 
 
 def jit(func=None, **overrides):

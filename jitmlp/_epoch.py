@@ -26,10 +26,12 @@ from ._config import (
     SERIAL_MAX_FLOPS,
     UPDATE_BLOCK,
     UPDATE_PARALLEL_MIN,
+    by_input,
     jit,
     jit_parallel,
 )
 from ._layers import product, product_serial, transpose
+from ._native import address_of, call_native
 from ._optimizers import ADAM, adam_span, adam_step_size, sgd_span
 from ._outputs import O_IDENTITY, O_rows, loss_and_grad_a_L
 from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
@@ -122,25 +124,73 @@ def batch_flops(nb, units):
     return 2.0 * nb * (3 * n_weights_of(units) - units[0] * units[1])
 
 
+@jit
+def _first_layer_dense(X_csr, rows, h_0, W, a, parallel):
+    """a_1 = h_0 W_1 (before the bias), from the gathered rows of dense input."""
+    layer_product(h_0, False, W, a, parallel)
+
+
+@jit
+def _first_layer_sparse(X_csr, rows, h_0, W, a, parallel):
+    """a_1 = X[rows] W_1 (before the bias), from the stored non-zeros of X (h_0 is not used)."""
+    if parallel:  # the whole batch: rows split over threads
+        csr_matmul(X_csr[0], X_csr[1], X_csr[2], rows, W, a)
+    else:
+        csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], rows, W, a, 0, rows.shape[0])
+
+
+first_layer_product = by_input(_first_layer_dense, _first_layer_sparse)
+
+
+@jit
+def _grad_W_1_dense(X_csr, rows, h_0, grad_a, gW, parallel):
+    """grad W_1 = h_0ᵀ grad a_1, from the gathered rows of dense input."""
+    layer_product(h_0, True, grad_a, gW, parallel)
+
+
+@jit
+def _grad_W_1_sparse(X_csr, rows, h_0, grad_a, gW, parallel):
+    """grad W_1 = X[rows]ᵀ grad a_1, from the stored non-zeros of X (h_0 is not used)."""
+    if parallel:  # the whole batch: column blocks split over threads
+        csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW)
+    else:
+        _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW, 0, gW.shape[1])
+
+
+first_layer_grad_W = by_input(_grad_W_1_dense, _grad_W_1_sparse)
+
+
+@jit
+def _gather_dense(X_csr, X, rows, h_0, parallel):
+    gather_of(X, rows, h_0, parallel)
+
+
+@jit
+def _no_copy(X_csr, X, rows, h_0, parallel):  # sparse input is read where it is stored
+    return
+
+
+# h_0 = X[rows] for dense input; nothing for sparse input
+gather_input = by_input(_gather_dense, _no_copy)
+
+
 @jit(inline="always")
 def forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_csr, parallel):
     """Forward pass of the chunk's samples ``rows`` (indices into X); leaves ŷ in its h_L.
 
-    Dense input has been gathered into h_0; sparse input (X_csr = (data, indices, indptr), not
-    empty) is read from its stored non-zeros by the first layer directly.
+    Dense input (X_csr is None) has been gathered into h_0; sparse input (X_csr = (data, indices,
+    indptr)) is read from its stored non-zeros by the first layer directly.
     """
     L = units.shape[0] - 1
     n = rows.shape[0]
     for k in range(L):
         W = W_k(theta, units, w_off, k)
         a = chunk_rows(h_buf, h_off[k + 1], units[k + 1], 0, n)
-        if k == 0 and X_csr[2].shape[0] > 0:
-            if parallel:  # the whole batch: rows split over threads
-                csr_matmul(X_csr[0], X_csr[1], X_csr[2], rows, W, a)
-            else:
-                csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], rows, W, a, 0, n)
+        h_prev = chunk_rows(h_buf, h_off[k], units[k], 0, n)
+        if k == 0:
+            first_layer_product(X_csr, rows, h_prev, W, a, parallel)
         else:
-            layer_product(chunk_rows(h_buf, h_off[k], units[k], 0, n), False, W, a, parallel)
+            layer_product(h_prev, False, W, a, parallel)
         if k < L - 1:
             bias_g_of(a, b_k(theta, units, b_off, k), act, parallel)
         else:
@@ -212,11 +262,8 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
         grad_a = chunk_rows(ga_buf, h_off[k + 1] - ga0, fan_out, 0, n)
         # grad W_k = h_{k-1}ᵀ grad a_k  (this chunk's share)
         gW = W_k(part, units, w_off, k)
-        if k == 0 and X_csr[2].shape[0] > 0:
-            if parallel:  # the whole batch: column blocks split over threads
-                csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW)
-            else:
-                _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW, 0, fan_out)
+        if k == 0:
+            first_layer_grad_W(X_csr, rows, h_prev, grad_a, gW, parallel)
         else:
             layer_product(h_prev, True, grad_a, gW, parallel)
         # grad b_k = Σ_n grad a_k[n]  (this chunk's share)
@@ -235,25 +282,27 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
 
 
 @jit
-def chunk(X, X_csr, Y, sw, idx, theta, part, stats, units, w_off, b_off, act, out, eps,
-          h_buf, h_off, ga_buf, wt, c, n_chunks, parallel):
+def chunk(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off, act,
+          out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, parallel):
     """Forward, loss and backward of row chunk c of the batch: the unit of parallel work.
 
-    The chunk is batch rows c·nb//n_chunks .. (c+1)·nb//n_chunks; it works in its own buffers
-    (h_buf, ga_buf from row 0, W_kᵀ into ``wt``, its gradient sums into ``part``), so the two
-    threads share nothing they write. ``parallel`` (a run-time flag, so one compiled chunk serves
-    both) picks the serial kernels (for chunks that run side by side, one per thread, or for a
-    batch too small to share) or the row-parallel ones (for a batch that runs as one chunk).
-    Both give the same bits for the same chunk.
+    The batch is samples sample_idx[start:stop]; the chunk is its rows c·nb//n_chunks ..
+    (c+1)·nb//n_chunks. It works in buffers of its own (h_bufs[c], ga_bufs[c] from row 0, W_kᵀ
+    into wts[c], its gradient sums into parts[c]), so the threads share nothing they write.
+    ``parallel`` (a run-time flag, so one compiled chunk serves both) picks the serial kernels
+    (for chunks that run side by side, one per thread, or for a batch too small to share) or the
+    row-parallel ones (for a batch that runs as one chunk). Both give the same bits for the same
+    chunk. Its callers call it through its address (``_native``): its code is compiled once.
     """
+    idx = sample_idx[start:stop]
+    part, h_buf, ga_buf, wt = parts[c], h_bufs[c], ga_bufs[c], wts[c]
     nb = idx.shape[0]
     rows = idx[c * nb // n_chunks : (c + 1) * nb // n_chunks]
     n = rows.shape[0]
     L = units.shape[0] - 1
     for k in range(1, L):  # W_kᵀ for the gradients to the layers below
         transpose(W_k(theta, units, w_off, k), Wt_k(wt, units, k))
-    if X_csr[2].shape[0] == 0:
-        gather_of(X, rows, chunk_rows(h_buf, h_off[0], units[0], 0, n), parallel)
+    gather_input(X_csr, X, rows, chunk_rows(h_buf, h_off[0], units[0], 0, n), parallel)
     forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_csr, parallel)
     y_hat = chunk_rows(h_buf, h_off[L], units[L], 0, n)
     ga_L = chunk_rows(ga_buf, h_off[L] - h_off[1], units[L], 0, n)
@@ -328,17 +377,18 @@ def sum_sq_weights(theta, units, w_off):
 
 
 @jit(inline="always")  # inlined into the two (parallel) callers: no library of its own to link
-def batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off, b_off, act, out, eps, h_buf, h_off,
-                    ga_buf, wt, parts, stats):
+def batch_data_term(chunk_kernel, X, X_csr, Y, sw, sample_idx, start, stop, theta, units, w_off,
+                    b_off, act, out, eps, h_buf, h_off, ga_buf, wt, parts, stats):
     """Forward and backward of one minibatch: the chunks' gradient sums into ``parts``.
 
-    Returns (Σ_n w_n·loss_n, Σ_n w_n, number of chunks). X is dense (n, n_features) with
-    X_csr = three empty arrays, or X is empty and X_csr holds the CSR (data, indices, indptr) of
-    the input. The batch runs as a fixed number of row chunks in parallel (one parallel region
-    per batch); ``reduce_chunks`` or ``update_theta`` adds them up in chunk order. h_buf, ga_buf,
-    wt and parts hold one buffer per chunk (``Layout.workspace``).
+    The minibatch is samples sample_idx[start:stop]. Returns (Σ_n w_n·loss_n, Σ_n w_n, number of
+    chunks). X is dense (n, n_features) with X_csr None, or X is empty and X_csr
+    holds the CSR (data, indices, indptr) of the input. The batch runs as a fixed number of row
+    chunks in parallel (one parallel region per batch); ``reduce_chunks`` or ``update_theta``
+    adds them up in chunk order. h_buf, ga_buf, wt and parts hold one buffer per chunk
+    (``Layout.workspace``). ``chunk_kernel`` is ``address_of(chunk, ...)`` for these arguments.
     """
-    nb = idx.shape[0]
+    nb = stop - start
     L = units.shape[0] - 1
     n_chunks = n_chunks_of(nb, units)
     # one chunk whose layer products split their rows over the threads, unless the batch is too
@@ -346,11 +396,13 @@ def batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off, b_off, act, out, 
     rows_parallel = n_chunks == 1 and batch_flops(nb, units) >= SERIAL_MAX_FLOPS
     if n_chunks > 1:
         for c in prange(n_chunks):
-            chunk(X, X_csr, Y, sw, idx, theta, parts[c], stats, units, w_off, b_off, act, out,
-                  eps, h_buf[c], h_off, ga_buf[c], wt[c], np.int64(c), n_chunks, rows_parallel)
+            call_native(chunk_kernel, (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts,
+                                       stats, units, w_off, b_off, act, out, eps, h_buf, h_off,
+                                       ga_buf, wt, np.int64(c), n_chunks, rows_parallel))
     else:
-        chunk(X, X_csr, Y, sw, idx, theta, parts[0], stats, units, w_off, b_off, act, out, eps,
-              h_buf[0], h_off, ga_buf[0], wt[0], np.int64(0), n_chunks, rows_parallel)
+        call_native(chunk_kernel, (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats,
+                                   units, w_off, b_off, act, out, eps, h_buf, h_off, ga_buf, wt,
+                                   np.int64(0), n_chunks, rows_parallel))
     data_loss = 0.0
     sw_sum = 0.0
     for c in range(n_chunks):
@@ -361,13 +413,20 @@ def batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off, b_off, act, out, 
     return data_loss, sw_sum, n_chunks
 
 
+def chunk_kernel_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, act, out, eps, h_buf,
+                    h_off, ga_buf, wt, parts, stats):
+    """``chunk``'s address for these arguments of ``run_epoch`` or ``batch_loss_and_grad``."""
+    return address_of(chunk, (X, X_csr, Y, sw, sample_idx, 0, 0, theta, parts, stats, units, w_off,
+                              b_off, act, out, eps, h_buf, h_off, ga_buf, wt, 0, 0, False))
+
+
 @jit_parallel
-def batch_loss_and_grad(X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out, eps,
-                        alpha, h_buf, h_off, ga_buf, wt, parts, stats):
+def batch_loss_and_grad(chunk_kernel, X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act,
+                        out, eps, alpha, h_buf, h_off, ga_buf, wt, parts, stats):
     """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``."""
-    data_loss, sw_sum, n_chunks = batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off,
-                                                  b_off, act, out, eps, h_buf, h_off, ga_buf, wt,
-                                                  parts, stats)
+    data_loss, sw_sum, n_chunks = batch_data_term(chunk_kernel, X, X_csr, Y, sw, idx, 0,
+                                                  idx.shape[0], theta, units, w_off, b_off, act,
+                                                  out, eps, h_buf, h_off, ga_buf, wt, parts, stats)
     reduce_chunks(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum)
     return data_loss / sw_sum + 0.5 * alpha * sum_sq_weights(theta, units, w_off) / sw_sum
 
@@ -417,14 +476,15 @@ def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver,
 
 
 @jit_parallel
-def run_epoch(X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act, out, eps, alpha,
-              batch_size, solver, learning_rate, momentum, nesterov, beta_1, beta_2, epsilon,
-              state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty,
+def run_epoch(chunk_kernel, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act,
+              out, eps, alpha, batch_size, solver, learning_rate, momentum, nesterov, beta_1,
+              beta_2, epsilon, state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty,
               accumulated_loss):
     """A pass over the samples in ``sample_idx`` order, updating θ after every minibatch.
 
     state_1/state_2 are the optimizer's arrays (Adam: m, v; SGD: velocity and unused), t is
-    Adam's update count. Returns (accumulated_loss + Σ batch_loss · batch_size, t) for
+    Adam's update count; ``chunk_kernel`` is ``chunk_kernel_of`` these arguments. Returns
+    (accumulated_loss + Σ batch_loss · batch_size, t) for
     scikit-learn's loss_. ``sample_idx`` may be a slice of the epoch's order starting at a
     multiple of batch_size (the driver runs long epochs slice by slice, see
     ``_estimators._fit_stochastic``); the loss sum carried in keeps its order of additions.
@@ -432,10 +492,10 @@ def run_epoch(X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act
     n = sample_idx.shape[0]
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
-        idx = sample_idx[start:stop]
-        data_loss, sw_sum, n_chunks = batch_data_term(X, X_csr, Y, sw, idx, theta, units, w_off,
-                                                      b_off, act, out, eps, h_buf, h_off, ga_buf,
-                                                      wt, parts, stats)
+        data_loss, sw_sum, n_chunks = batch_data_term(chunk_kernel, X, X_csr, Y, sw, sample_idx,
+                                                      start, stop, theta, units, w_off, b_off, act,
+                                                      out, eps, h_buf, h_off, ga_buf, wt, parts,
+                                                      stats)
         if solver == ADAM:
             t += 1
         sq = update_theta(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum, solver,
@@ -461,8 +521,22 @@ def _copy_rows(X, r0, h):
 
 
 @jit
+def _copy_dense(X_csr, X, r0, h):
+    _copy_rows(X, r0, h)
+
+
+@jit
+def _no_copy_rows(X_csr, X, r0, h):  # sparse input is read where it is stored
+    return
+
+
+# h = X[r0 : r0 + len(h)] for dense input; nothing for sparse input
+copy_input = by_input(_copy_dense, _no_copy_rows)
+
+
+@jit
 def predict_forward(X, X_csr, rows, theta, units, w_off, b_off, act, out, block):
-    """ŷ for every row of X (dense, or CSR in X_csr), ``block`` rows at a time.
+    """ŷ for every row of X (dense with X_csr None, or CSR in X_csr), ``block`` rows at a time.
 
     Each block goes through the forward pass layer by layer with the kernels the fit runs (the
     layer products and activations split their rows over the threads when large), so
@@ -479,17 +553,15 @@ def predict_forward(X, X_csr, rows, theta, units, w_off, b_off, act, out, block)
     # two buffers used in turn as h_{k-1} and a_k
     size = nb_max * width
     bufs = (np.empty(size, dtype=theta.dtype), np.empty(size, dtype=theta.dtype))
-    sparse = X_csr[2].shape[0] > 0
     for r0 in range(0, n, block):
         nb = min(n, r0 + block) - r0
         h_prev = chunk_rows(bufs[0], 0, units[0], 0, nb)
-        if not sparse:
-            _copy_rows(X, r0, h_prev)
+        copy_input(X_csr, X, r0, h_prev)
         for k in range(L):
             a = chunk_rows(bufs[(k + 1) % 2], 0, units[k + 1], 0, nb)
             W = W_k(theta, units, w_off, k)
-            if k == 0 and sparse:
-                csr_matmul(X_csr[0], X_csr[1], X_csr[2], rows[r0 : r0 + nb], W, a)
+            if k == 0:
+                first_layer_product(X_csr, rows[r0 : r0 + nb], h_prev, W, a, True)
             else:
                 product(h_prev, False, W, a)
             if k < L - 1:

@@ -35,7 +35,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._activations import ACTIVATIONS
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
-from ._epoch import batch_loss_and_grad, predict_forward, run_epoch
+from ._epoch import batch_loss_and_grad, chunk_kernel_of, predict_forward, run_epoch
 from ._network import Layout
 from ._optimizers import ADAM, SOLVERS
 from ._outputs import OUTPUTS
@@ -58,10 +58,11 @@ def _frozen(a, dtype=None):
 
 
 def _kernel_input(X, dtype):
-    """(X_dense, X_csr) for compiled code: exactly one of the two is non-empty.
+    """(X_dense, X_csr) for compiled code.
 
-    Dense input becomes C-contiguous in ``dtype``; sparse input becomes canonical CSR
-    (data, indices, indptr) without ever being densified. All read-only (``_frozen``).
+    Dense input becomes C-contiguous in ``dtype``, with X_csr None; sparse input becomes
+    canonical CSR (data, indices, indptr) without ever being densified, with an empty X_dense.
+    All read-only (``_frozen``). Dense and sparse input compile kernels of their own.
     """
     if sp.issparse(X):
         X = sp.csr_matrix(X, dtype=dtype, copy=False)
@@ -70,8 +71,7 @@ def _kernel_input(X, dtype):
             X.sum_duplicates()
         csr = (_frozen(X.data), _frozen(X.indices, _INDEX), _frozen(X.indptr, _INDEX))
         return _frozen(np.empty((0, 0), dtype=dtype)), csr
-    empty = (np.empty(0, dtype=dtype), np.empty(0, dtype=_INDEX), np.empty(0, dtype=_INDEX))
-    return _frozen(X, dtype), tuple(_frozen(a) for a in empty)
+    return _frozen(X, dtype), None
 
 
 def _binarized(label_binarizer, y):
@@ -316,13 +316,14 @@ class BaseMultilayerPerceptron(BaseEstimator):
         grad = np.empty(layout.size, dtype=X.dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout)
         eps = float(np.finfo(X.dtype).eps)
+        kernel = chunk_kernel_of(X_dense, X_csr, y, sw, idx, theta, units, w_off, b_off, act, out,
+                                 eps, h_buf, h_off, ga_buf, wt, parts, stats)
 
         def loss_grad(packed):
             theta[:] = packed
-            loss = batch_loss_and_grad(X_dense, X_csr, y, sw, idx, theta, grad, units, w_off,
-                                       b_off, act, out,
-                                       eps, float(self.alpha), h_buf, h_off, ga_buf, wt, parts,
-                                       stats)
+            loss = batch_loss_and_grad(kernel, X_dense, X_csr, y, sw, idx, theta, grad, units,
+                                       w_off, b_off, act, out, eps, float(self.alpha), h_buf,
+                                       h_off, ga_buf, wt, parts, stats)
             return loss, grad.astype(np.float64)
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
@@ -391,6 +392,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         units, w_off, b_off, act, out = self._kernel_args(layout)
         eps = float(np.finfo(X.dtype).eps)
         opt = self._optimizer
+        kernel = chunk_kernel_of(X_dense, X_csr, y_train, sw_train, order, theta, units, w_off,
+                                 b_off, act, out, eps, h_buf, h_off, ga_buf, wt, parts, stats)
         # long epochs run as several calls over consecutive slices of whole minibatches
         flops_per_row = 2.0 * (3 * layout.n_weights - layout.units[0] * layout.units[1])
         slice_length = _slice_length(flops_per_row, batch_size)
@@ -408,8 +411,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     accumulated_loss = 0.0
                     for first in range(0, n_samples, slice_length):
                         accumulated_loss, opt.t = run_epoch(
-                            X_dense, X_csr, y_train, sw_train, order[first:first + slice_length],
-                            theta, grad, units, w_off, b_off, act, out, eps, float(self.alpha),
+                            kernel, X_dense, X_csr, y_train, sw_train,
+                            order[first:first + slice_length], theta, grad, units, w_off, b_off,
+                            act, out, eps, float(self.alpha),
                             batch_size, opt.solver, opt.learning_rate, float(self.momentum),
                             bool(self.nesterovs_momentum), float(self.beta_1), float(self.beta_2),
                             float(self.epsilon), opt.state_1, opt.state_2, opt.t, h_buf, h_off,
@@ -549,7 +553,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         rows = _frozen(np.arange(n))
         # a large X goes in several calls, so that Ctrl-C is seen between them
         step = _slice_length(2.0 * layout.n_weights, PREDICT_BLOCK)
-        sparse = X_csr[2].shape[0] > 0
+        sparse = X_csr is not None
         with _numba_threads(self.n_jobs):
             if n <= step:
                 return predict_forward(X_dense, X_csr, rows, theta, units, w_off, b_off, act,

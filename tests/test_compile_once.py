@@ -2,7 +2,8 @@
 
 Read-only, Fortran-ordered, strided and memory-mapped X, integer and boolean X, sample_weight
 given or not, classifier and regressor targets, early stopping, partial_fit, sparse input,
-every solver and activation: all of them reach the same compiled kernels, one per float dtype.
+every solver and activation: all of them reach the same compiled kernels, one per float dtype
+(and, for the kernels that read X, one for dense and one for sparse input).
 
 Only a compile in the process shows what gets compiled (kernels loaded from numba's cache do not
 list their callees), so this runs once in a subprocess without any cache location, which is also
@@ -65,9 +66,16 @@ SCRIPT = textwrap.dedent(
             model.predict(X.astype(dtype))
             model.predict(sp.csr_matrix(X.astype(dtype)))
 
-    def float_kinds(sig):  # the model's dtype: float32 where any float32 array is an argument
-        words = set(str(sig).replace("(", " ").replace(",", " ").split())
-        return next((k for k in ("float32", "float64") if k in words), "")
+    def float_kinds(sig):  # the model's dtype (float32 where any float32 array is an argument),
+        # and for kernels given X_csr: dense (X_csr is None) or sparse (the CSR arrays' tuple)
+        text = ", ".join(str(t) for t in sig)
+        words = set(text.replace("(", " ").replace(",", " ").split())
+        kind = next((k for k in ("float32", "float64") if k in words), "")
+        if "none" in words:
+            kind += " dense"
+        elif "readonly array(int64, 1d, C), readonly array(int64, 1d, C))" in text:
+            kind += " sparse"
+        return kind
 
     counts = {}
     for d in gc.get_objects():
@@ -92,7 +100,8 @@ def test_one_compile_per_kernel_and_dtype_without_a_cache():
     # the entry points the estimators call were compiled, for both dtypes
     for entry in ("run_epoch", "batch_loss_and_grad", "predict_forward"):
         kinds = counts["jitmlp._epoch." + entry]
-        assert set(kinds) == {"float32", "float64"}, (entry, kinds)
+        assert {kind.split()[0] for kind in kinds} == {"float32", "float64"}, (entry, kinds)
+        assert {kind.split()[1] for kind in kinds} <= {"dense", "sparse"}, (entry, kinds)
     # every kernel: one signature per float dtype it works in (dtype-free ones: one in all)
     repeated = {name: sigs for name, per_kind in counts.items()
                 for sigs in per_kind.values() if len(sigs) > 1}

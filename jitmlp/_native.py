@@ -1,0 +1,82 @@
+"""Calling one compiled kernel from another through its address, so its code is compiled once.
+
+numba links the LLVM IR of every callee into each library that calls it, and optimizes and turns
+it into machine code again there. The epoch's ``chunk`` (forward, loss and backward: most of the
+epoch's code) was so compiled five times in one fit: in its own library, in the prange body that
+runs the chunks, in that body's two gufunc wrappers and in ``run_epoch``. Called through its
+address instead, the chunk is compiled once, in its own library (and cached there), and each
+caller compiles only a call.
+
+The address is a run-time argument, ``kernel = address_of(dispatcher, args)``, taken in Python
+from the dispatcher compiled (or loaded from numba's cache) for the types of ``args``; the caller
+then runs ``call_native(kernel, args)`` with arguments of those same types. ``kernel`` also
+carries a digest of the argument types, which the compiled call compares with the types it was
+compiled for: a mismatch raises TypeError instead of calling code compiled for other types.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numba
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+from ._config import canonical_type
+
+
+def _digest(argtypes) -> int:
+    """A digest of argument types, the same in every process (crc32 of their names)."""
+    return zlib.crc32(repr(tuple(argtypes)).encode())
+
+
+def address_of(dispatcher, args) -> tuple:
+    """(address, digest) of ``dispatcher`` compiled for the types of ``args``, compiling it (or
+    loading it from numba's cache) if needed. With NUMBA_DISABLE_JIT, (the function, 0)."""
+    if numba.config.DISABLE_JIT:
+        return (dispatcher, 0)
+    argtypes = tuple(canonical_type(numba.typeof(a)) for a in args)
+    dispatcher.compile(argtypes)
+    cres = dispatcher.overloads[argtypes]
+    address = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
+    return (address, _digest(argtypes))
+
+
+if numba.config.DISABLE_JIT:
+
+    def call_native(kernel, args):
+        """kernel(*args), where ``kernel`` is ``address_of``'s (function, 0) in pure Python."""
+        kernel[0](*args)
+
+else:
+
+    @intrinsic
+    def call_native(typingctx, kernel, args):
+        """Call the kernel at ``kernel = address_of(f, args)`` with the tuple ``args``; f returns
+        nothing."""
+        if not isinstance(kernel, types.BaseTuple) or not isinstance(args, types.BaseTuple):
+            return None
+        given_types = tuple(args.types)
+        argtypes = tuple(canonical_type(t) for t in given_types)  # as address_of compiled for
+        digest = _digest(argtypes)
+
+        def codegen(context, builder, sig, llargs):
+            address = builder.extract_value(llargs[0], 0)
+            passed = builder.extract_value(llargs[0], 1)
+            expected = context.get_constant(sig.args[0].types[1], digest)
+            with builder.if_then(builder.icmp_signed("!=", passed, expected), likely=False):
+                context.call_conv.return_user_exc(
+                    builder, TypeError,
+                    ("a compiled kernel was called with other argument types than it was "
+                     "compiled for",))
+            fnty = context.call_conv.get_function_type(types.none, argtypes)
+            function = builder.inttoptr(address, fnty.as_pointer())
+            values = [context.cast(builder, builder.extract_value(llargs[1], i), given, canonical)
+                      for i, (given, canonical) in enumerate(zip(given_types, argtypes))]
+            status, _ = context.call_conv.call_function(builder, function, types.none, argtypes,
+                                                        values)
+            with cgutils.if_unlikely(builder, status.is_error):
+                context.call_conv.return_status_propagate(builder, status)
+            return context.get_dummy_value()
+
+        return types.none(kernel, args), codegen

@@ -1,0 +1,48 @@
+"""Calling a compiled kernel through its address (``jitmlp._native``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jitmlp._config import jit
+from jitmlp._native import address_of, call_native
+
+
+@jit(cache=False)
+def _scale(x, factor, out):
+    for i in range(x.shape[0]):
+        out[i] = factor * x[i]
+
+
+@jit(cache=False)
+def _caller(kernel, x, factor, out):
+    call_native(kernel, (x, factor, out))
+
+
+def test_call_through_the_address_runs_the_kernel():
+    x, out = np.arange(5.0), np.zeros(5)
+    _caller(address_of(_scale, (x, 2.0, out)), x, 2.0, out)
+    np.testing.assert_array_equal(out, 2.0 * x)
+
+
+def test_literal_and_unsigned_arguments_use_the_same_compiled_kernel():
+    x, out = np.arange(3.0), np.zeros(3)
+    kernel = address_of(_scale, (x, 3, out))  # int64 factor
+
+    @jit(cache=False)
+    def caller_with_constants(kernel, x, out):
+        call_native(kernel, (x, 3, out))  # a literal 3
+        call_native(kernel, (x, np.uint64(3), out))  # an unsigned 3
+
+    caller_with_constants(kernel, x, out)
+    np.testing.assert_array_equal(out, 3.0 * x)
+
+
+def test_other_argument_types_raise_instead_of_calling():
+    x64, out64 = np.arange(4.0), np.zeros(4)
+    x32, out32 = x64.astype(np.float32), np.zeros(4, np.float32)
+    kernel64 = address_of(_scale, (x64, 2.0, out64))
+    with pytest.raises(TypeError, match="other argument types"):
+        _caller(kernel64, x32, 2.0, out32)
+    np.testing.assert_array_equal(out32, 0.0)  # nothing was written
