@@ -21,6 +21,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
+from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
@@ -34,6 +35,7 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._activations import ACTIVATIONS
+from ._callbacks import FitTasks, StopFit
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
 from ._epoch import batch_loss_and_grad, predict_forward, run_epoch
 from ._network import Layout
@@ -157,8 +159,12 @@ class _OptimizerState:
         return cls(SOLVERS[solver], float(learning_rate_init), np.zeros_like(theta), second)
 
 
-class BaseMultilayerPerceptron(BaseEstimator):
-    """Fit machinery shared by MLPClassifier and MLPRegressor (not for direct use)."""
+class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
+    """Fit machinery shared by MLPClassifier and MLPRegressor (not for direct use).
+
+    scikit-learn's callbacks (``set_callbacks``, ``sklearn.callback``) see a fit as a task with
+    one sub-task per epoch (lbfgs: per iteration); see ``_callbacks.FitTasks``.
+    """
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -270,6 +276,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         n_samples, n_features = X.shape
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        tasks = FitTasks(self, X, y, sample_weight, incremental)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
@@ -294,17 +301,18 @@ class BaseMultilayerPerceptron(BaseEstimator):
             )
         with _numba_threads(self.n_jobs):
             if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(X, y, sample_weight, layer_units, incremental)
+                self._fit_stochastic(X, y, sample_weight, layer_units, incremental, tasks)
             else:
-                self._fit_lbfgs(X, y, sample_weight, layer_units)
+                self._fit_lbfgs(X, y, sample_weight, layer_units, tasks)
         if not all(np.isfinite(w).all() for w in (*self.coefs_, *self.intercepts_)):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may"
                 " contain large values and need to be preprocessed."
             )
+        tasks.end_fit()
         return self
 
-    def _fit_lbfgs(self, X, y, sample_weight, layer_units):
+    def _fit_lbfgs(self, X, y, sample_weight, layer_units, tasks):
         layout = Layout.from_units(layer_units)
         theta0 = layout.pack(self.coefs_, self.intercepts_, np.float64)
         n = X.shape[0]
@@ -317,23 +325,31 @@ class BaseMultilayerPerceptron(BaseEstimator):
         units, w_off, b_off, act, out = self._kernel_args(layout)
         eps = float(np.finfo(X.dtype).eps)
 
+        iterations = tasks.lbfgs_iterations(layout, X.dtype)
+
         def loss_grad(packed):
             theta[:] = packed
             loss = batch_loss_and_grad(X_dense, X_csr, y, sw, idx, theta, grad, units, w_off,
                                        b_off, act, out,
                                        eps, float(self.alpha), h_buf, h_off, ga_buf, wt, parts,
                                        stats)
+            iterations.evaluated(loss)
             return loss, grad.astype(np.float64)
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
-        opt_res = scipy.optimize.minimize(
-            loss_grad, theta0, method="L-BFGS-B", jac=True,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
-                     **_get_additional_lbfgs_options_dict("iprint", iprint)},
-        )
-        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
-        self.loss_ = opt_res.fun
-        self.coefs_, self.intercepts_ = layout.unpack(opt_res.x.astype(X.dtype))
+        try:
+            opt_res = scipy.optimize.minimize(
+                loss_grad, theta0, method="L-BFGS-B", jac=True, callback=iterations.callback,
+                options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                         **_get_additional_lbfgs_options_dict("iprint", iprint)},
+            )
+        except StopFit:  # a callback asked to stop: the model after the last iteration it saw
+            self.n_iter_, self.loss_, x = iterations.n_iter, iterations.loss, iterations.x
+        else:
+            self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+            self.loss_, x = opt_res.fun, opt_res.x
+        iterations.close()
+        self.coefs_, self.intercepts_ = layout.unpack(x.astype(X.dtype))
 
     def _validation_split(self, X, y, sample_weight):
         """scikit-learn's split, but stratified for every single-output classification target."""
@@ -354,7 +370,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
             y_val = self._label_binarizer.inverse_transform(y_val)
         return X_train, y_train, sw_train, X_val, y_val, sw_val
 
-    def _fit_stochastic(self, X, y, sample_weight, layer_units, incremental):
+    def _fit_stochastic(self, X, y, sample_weight, layer_units, incremental, tasks):
         layout = Layout.from_units(layer_units)
         theta = layout.pack(self.coefs_, self.intercepts_, X.dtype)
         if not incremental or not hasattr(self, "_optimizer"):
@@ -394,6 +410,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         # long epochs run as several calls over consecutive slices of whole minibatches
         flops_per_row = 2.0 * (3 * layout.n_weights - layout.units[0] * layout.units[1])
         slice_length = _slice_length(flops_per_row, batch_size)
+        n_calls = -(-n_samples // slice_length)  # compiled calls per epoch
         interrupted = False
         try:
             with _sigint_deferred() as sigint:
@@ -405,8 +422,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     start = None
                     if slice_length < n_samples:
                         start = (theta.copy(), opt.state_1.copy(), opt.state_2.copy(), opt.t)
+                    epoch = tasks.epoch(n_calls, flops_per_row * n_samples)
                     accumulated_loss = 0.0
-                    for first in range(0, n_samples, slice_length):
+                    for call, first in enumerate(range(0, n_samples, slice_length)):
                         accumulated_loss, opt.t = run_epoch(
                             X_dense, X_csr, y_train, sw_train, order[first:first + slice_length],
                             theta, grad, units, w_off, b_off, act, out, eps, float(self.alpha),
@@ -415,14 +433,16 @@ class BaseMultilayerPerceptron(BaseEstimator):
                             float(self.epsilon), opt.state_1, opt.state_2, opt.t, h_buf, h_off,
                             ga_buf, wt, parts, stats, penalty, accumulated_loss,
                         )
-                        stopped_inside = bool(sigint) and first + slice_length < n_samples
+                        stop = epoch.call_ended(call)  # a callback asks to stop
+                        stopped_inside = (bool(sigint) or stop) and first + slice_length < n_samples
                         if stopped_inside:
                             break
                     if stopped_inside:  # only possible where the epoch took several calls
                         # stopped inside the epoch: back to where it began, so that weights,
                         # optimizer state, n_iter_, t_ and loss_curve_ describe one point
                         theta[:], opt.state_1[:], opt.state_2[:], opt.t = start
-                        interrupted = True
+                        epoch.end()
+                        interrupted = bool(sigint)
                         break
                     if early_stopping:  # the validation score needs this epoch's weights
                         self.coefs_, self.intercepts_ = layout.unpack(theta)
@@ -436,6 +456,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     if self.learning_rate == "invscaling" and opt.solver != ADAM:
                         opt.learning_rate = (float(self.learning_rate_init)
                                              / (self.t_ + 1) ** self.power_t)
+                    if epoch.end(layout, theta) or stop:  # a callback asks to stop
+                        break
                     if sigint:  # after a whole epoch: the model is consistent as it is
                         interrupted = True
                         break
