@@ -38,6 +38,7 @@ from ._activations import ACTIVATIONS
 from ._callbacks import FitTasks, StopFit
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
 from ._epoch import batch_loss_and_grad, predict_forward, run_epoch
+from ._loss_curve import validation_loss
 from ._network import Layout
 from ._optimizers import ADAM, SOLVERS
 from ._outputs import OUTPUTS
@@ -252,11 +253,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             self._no_improvement_count = 0
             if self.early_stopping:
                 self.validation_scores_ = []
+                self.validation_loss_curve_ = []
                 self.best_validation_score_ = -np.inf
                 self.best_loss_ = None
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
+                self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
     def _kernel_args(self, layout):
@@ -366,9 +369,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                 "The validation set is too small. Increase 'validation_fraction' "
                 "or the size of your dataset."
             )
+        Y_val = y_val  # as the loss reads it (class indicators for a classifier)
         if is_classifier(self):
             y_val = self._label_binarizer.inverse_transform(y_val)
-        return X_train, y_train, sw_train, X_val, y_val, sw_val
+        return X_train, y_train, sw_train, X_val, y_val, Y_val, sw_val
 
     def _fit_stochastic(self, X, y, sample_weight, layer_units, incremental, tasks):
         layout = Layout.from_units(layer_units)
@@ -379,12 +383,12 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
         if early_stopping:
-            X_train, y_train, sw_train, X_val, y_val, sw_val = self._validation_split(
+            X_train, y_train, sw_train, X_val, y_val, Y_val, sw_val = self._validation_split(
                 X, y, sample_weight)
             y_train = _frozen(y_train)
         else:
             X_train, y_train, sw_train = X, y, sample_weight
-            X_val = y_val = sw_val = None
+            X_val = y_val = Y_val = sw_val = None
         n_samples = X_train.shape[0]
         sw_train = _frozen(np.ones(n_samples, dtype=X.dtype) if sw_train is None else sw_train)
         sample_idx = np.arange(n_samples, dtype=np.int64)
@@ -452,7 +456,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                     self.loss_curve_.append(self.loss_)
                     if self.verbose:
                         print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                    self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                    self._update_no_improvement_count(early_stopping, X_val, y_val, Y_val, sw_val)
                     if self.learning_rate == "invscaling" and opt.solver != ADAM:
                         opt.learning_rate = (float(self.learning_rate_init)
                                              / (self.t_ + 1) ** self.power_t)
@@ -505,9 +509,14 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             print(msg + " Setting learning rate to %f" % opt.learning_rate)
         return False
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, Y_val, sw_val):
+        """Count epochs without improvement; with early stopping, score the validation split
+        (``y_val``: labels, for the score; ``Y_val``: the targets as the loss reads them)."""
         if early_stopping:
-            self.validation_scores_.append(self._score(X_val, y_val, sample_weight=sw_val))
+            y_hat = self._forward_pass_fast(X_val, check_input=False)  # one pass for both
+            self.validation_scores_.append(
+                self._score(X_val, y_val, sample_weight=sw_val, y_hat=y_hat))
+            self.validation_loss_curve_.append(validation_loss(self, Y_val, y_hat, sw_val))
             if self.verbose:
                 print("Validation score: %f" % self.validation_scores_[-1])
             last_valid_score = self.validation_scores_[-1]
@@ -589,8 +598,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def _score_with_function(self, X, y, sample_weight, score_function):
-        y_pred = self._predict(X, check_input=False)
+    def _score_with_function(self, X, y, sample_weight, score_function, y_hat=None):
+        y_pred = self._predict(X, check_input=False, y_hat=y_hat)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
@@ -680,14 +689,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         check_is_fitted(self)
         return self._predict(X)
 
-    def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
+    def _predict(self, X, check_input=True, y_hat=None):
+        """Predictions for X; from ``y_hat``, the network's output for X, where it is given."""
+        y_pred = self._forward_pass_fast(X, check_input=check_input) if y_hat is None else y_hat
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
         return self._label_binarizer.inverse_transform(y_pred)
 
-    def _score(self, X, y, sample_weight=None):
-        return self._score_with_function(X, y, sample_weight, accuracy_score)
+    def _score(self, X, y, sample_weight=None, y_hat=None):
+        return self._score_with_function(X, y, sample_weight, accuracy_score, y_hat)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -809,14 +819,15 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         check_is_fitted(self)
         return self._predict(X)
 
-    def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
+    def _predict(self, X, check_input=True, y_hat=None):
+        """Predictions for X; from ``y_hat``, the network's output for X, where it is given."""
+        y_pred = self._forward_pass_fast(X, check_input=check_input) if y_hat is None else y_hat
         if y_pred.shape[1] == 1:
             return y_pred.ravel()
         return y_pred
 
-    def _score(self, X, y, sample_weight=None):
-        return self._score_with_function(X, y, sample_weight, r2_score)
+    def _score(self, X, y, sample_weight=None, y_hat=None):
+        return self._score_with_function(X, y, sample_weight, r2_score, y_hat)
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,

@@ -142,7 +142,8 @@ def test_stopping_with_early_stopping_keeps_the_best_weights_as_max_iter_would()
     six = fit_quietly(MLPClassifier(max_iter=6, **params), X, y)
     assert same_weights(stopped, six)
     assert stopped.validation_scores_ == six.validation_scores_
-    assert len(stopped.validation_scores_) == stopped.n_iter_ == 6
+    assert stopped.validation_loss_curve_ == six.validation_loss_curve_
+    assert len(stopped.validation_loss_curve_) == stopped.n_iter_ == 6
 
 
 def test_partial_fit_is_a_task_of_one_epoch():
