@@ -21,6 +21,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
+from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
@@ -34,8 +35,10 @@ from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._activations import ACTIVATIONS
+from ._callbacks import FitTasks, StopFit
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
 from ._epoch import batch_loss_and_grad, chunk_kernel_of, predict_forward, run_epoch
+from ._loss_curve import validation_loss
 from ._network import Layout
 from ._optimizers import ADAM, SOLVERS
 from ._outputs import OUTPUTS
@@ -157,8 +160,12 @@ class _OptimizerState:
         return cls(SOLVERS[solver], float(learning_rate_init), np.zeros_like(theta), second)
 
 
-class BaseMultilayerPerceptron(BaseEstimator):
-    """Fit machinery shared by MLPClassifier and MLPRegressor (not for direct use)."""
+class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
+    """Fit machinery shared by MLPClassifier and MLPRegressor (not for direct use).
+
+    scikit-learn's callbacks (``set_callbacks``, ``sklearn.callback``) see a fit as a task with
+    one sub-task per epoch (lbfgs: per iteration); see ``_callbacks.FitTasks``.
+    """
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -246,11 +253,13 @@ class BaseMultilayerPerceptron(BaseEstimator):
             self._no_improvement_count = 0
             if self.early_stopping:
                 self.validation_scores_ = []
+                self.validation_loss_curve_ = []
                 self.best_validation_score_ = -np.inf
                 self.best_loss_ = None
             else:
                 self.best_loss_ = np.inf
                 self.validation_scores_ = None
+                self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
     def _kernel_args(self, layout):
@@ -270,6 +279,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         n_samples, n_features = X.shape
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        tasks = FitTasks(self, X, y, sample_weight, incremental)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
@@ -294,17 +304,18 @@ class BaseMultilayerPerceptron(BaseEstimator):
             )
         with _numba_threads(self.n_jobs):
             if self.solver in _STOCHASTIC_SOLVERS:
-                self._fit_stochastic(X, y, sample_weight, layer_units, incremental)
+                self._fit_stochastic(X, y, sample_weight, layer_units, incremental, tasks)
             else:
-                self._fit_lbfgs(X, y, sample_weight, layer_units)
+                self._fit_lbfgs(X, y, sample_weight, layer_units, tasks)
         if not all(np.isfinite(w).all() for w in (*self.coefs_, *self.intercepts_)):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may"
                 " contain large values and need to be preprocessed."
             )
+        tasks.end_fit()
         return self
 
-    def _fit_lbfgs(self, X, y, sample_weight, layer_units):
+    def _fit_lbfgs(self, X, y, sample_weight, layer_units, tasks):
         layout = Layout.from_units(layer_units)
         theta0 = layout.pack(self.coefs_, self.intercepts_, np.float64)
         n = X.shape[0]
@@ -319,22 +330,30 @@ class BaseMultilayerPerceptron(BaseEstimator):
         kernel = chunk_kernel_of(X_dense, X_csr, y, sw, idx, theta, units, w_off, b_off, act, out,
                                  eps, h_buf, h_off, ga_buf, wt, parts, stats)
 
+        iterations = tasks.lbfgs_iterations(layout, X.dtype)
+
         def loss_grad(packed):
             theta[:] = packed
             loss = batch_loss_and_grad(kernel, X_dense, X_csr, y, sw, idx, theta, grad, units,
                                        w_off, b_off, act, out, eps, float(self.alpha), h_buf,
                                        h_off, ga_buf, wt, parts, stats)
+            iterations.evaluated(loss)
             return loss, grad.astype(np.float64)
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
-        opt_res = scipy.optimize.minimize(
-            loss_grad, theta0, method="L-BFGS-B", jac=True,
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
-                     **_get_additional_lbfgs_options_dict("iprint", iprint)},
-        )
-        self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
-        self.loss_ = opt_res.fun
-        self.coefs_, self.intercepts_ = layout.unpack(opt_res.x.astype(X.dtype))
+        try:
+            opt_res = scipy.optimize.minimize(
+                loss_grad, theta0, method="L-BFGS-B", jac=True, callback=iterations.callback,
+                options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
+                         **_get_additional_lbfgs_options_dict("iprint", iprint)},
+            )
+        except StopFit:  # a callback asked to stop: the model after the last iteration it saw
+            self.n_iter_, self.loss_, x = iterations.n_iter, iterations.loss, iterations.x
+        else:
+            self.n_iter_ = _check_optimize_result("lbfgs", opt_res, self.max_iter)
+            self.loss_, x = opt_res.fun, opt_res.x
+        iterations.close()
+        self.coefs_, self.intercepts_ = layout.unpack(x.astype(X.dtype))
 
     def _validation_split(self, X, y, sample_weight):
         """scikit-learn's split, but stratified for every single-output classification target."""
@@ -351,11 +370,12 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 "The validation set is too small. Increase 'validation_fraction' "
                 "or the size of your dataset."
             )
+        Y_val = y_val  # as the loss reads it (class indicators for a classifier)
         if is_classifier(self):
             y_val = self._label_binarizer.inverse_transform(y_val)
-        return X_train, y_train, sw_train, X_val, y_val, sw_val
+        return X_train, y_train, sw_train, X_val, y_val, Y_val, sw_val
 
-    def _fit_stochastic(self, X, y, sample_weight, layer_units, incremental):
+    def _fit_stochastic(self, X, y, sample_weight, layer_units, incremental, tasks):
         layout = Layout.from_units(layer_units)
         theta = layout.pack(self.coefs_, self.intercepts_, X.dtype)
         if not incremental or not hasattr(self, "_optimizer"):
@@ -364,12 +384,12 @@ class BaseMultilayerPerceptron(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
         if early_stopping:
-            X_train, y_train, sw_train, X_val, y_val, sw_val = self._validation_split(
+            X_train, y_train, sw_train, X_val, y_val, Y_val, sw_val = self._validation_split(
                 X, y, sample_weight)
             y_train = _frozen(y_train)
         else:
             X_train, y_train, sw_train = X, y, sample_weight
-            X_val = y_val = sw_val = None
+            X_val = y_val = Y_val = sw_val = None
         n_samples = X_train.shape[0]
         sw_train = _frozen(np.ones(n_samples, dtype=X.dtype) if sw_train is None else sw_train)
         sample_idx = np.arange(n_samples, dtype=np.int64)
@@ -397,6 +417,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         # long epochs run as several calls over consecutive slices of whole minibatches
         flops_per_row = 2.0 * (3 * layout.n_weights - layout.units[0] * layout.units[1])
         slice_length = _slice_length(flops_per_row, batch_size)
+        n_calls = -(-n_samples // slice_length)  # compiled calls per epoch
         interrupted = False
         try:
             with _sigint_deferred() as sigint:
@@ -408,8 +429,9 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     start = None
                     if slice_length < n_samples:
                         start = (theta.copy(), opt.state_1.copy(), opt.state_2.copy(), opt.t)
+                    epoch = tasks.epoch(n_calls, flops_per_row * n_samples)
                     accumulated_loss = 0.0
-                    for first in range(0, n_samples, slice_length):
+                    for call, first in enumerate(range(0, n_samples, slice_length)):
                         accumulated_loss, opt.t = run_epoch(
                             kernel, X_dense, X_csr, y_train, sw_train,
                             order[first:first + slice_length], theta, grad, units, w_off, b_off,
@@ -419,14 +441,16 @@ class BaseMultilayerPerceptron(BaseEstimator):
                             float(self.epsilon), opt.state_1, opt.state_2, opt.t, h_buf, h_off,
                             ga_buf, wt, parts, stats, penalty, accumulated_loss,
                         )
-                        stopped_inside = bool(sigint) and first + slice_length < n_samples
+                        stop = epoch.call_ended(call)  # a callback asks to stop
+                        stopped_inside = (bool(sigint) or stop) and first + slice_length < n_samples
                         if stopped_inside:
                             break
                     if stopped_inside:  # only possible where the epoch took several calls
                         # stopped inside the epoch: back to where it began, so that weights,
                         # optimizer state, n_iter_, t_ and loss_curve_ describe one point
                         theta[:], opt.state_1[:], opt.state_2[:], opt.t = start
-                        interrupted = True
+                        epoch.end()
+                        interrupted = bool(sigint)
                         break
                     if early_stopping:  # the validation score needs this epoch's weights
                         self.coefs_, self.intercepts_ = layout.unpack(theta)
@@ -436,10 +460,12 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     self.loss_curve_.append(self.loss_)
                     if self.verbose:
                         print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                    self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
+                    self._update_no_improvement_count(early_stopping, X_val, y_val, Y_val, sw_val)
                     if self.learning_rate == "invscaling" and opt.solver != ADAM:
                         opt.learning_rate = (float(self.learning_rate_init)
                                              / (self.t_ + 1) ** self.power_t)
+                    if epoch.end(layout, theta) or stop:  # a callback asks to stop
+                        break
                     if sigint:  # after a whole epoch: the model is consistent as it is
                         interrupted = True
                         break
@@ -487,9 +513,14 @@ class BaseMultilayerPerceptron(BaseEstimator):
             print(msg + " Setting learning rate to %f" % opt.learning_rate)
         return False
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, Y_val, sw_val):
+        """Count epochs without improvement; with early stopping, score the validation split
+        (``y_val``: labels, for the score; ``Y_val``: the targets as the loss reads them)."""
         if early_stopping:
-            self.validation_scores_.append(self._score(X_val, y_val, sample_weight=sw_val))
+            y_hat = self._forward_pass_fast(X_val, check_input=False)  # one pass for both
+            self.validation_scores_.append(
+                self._score(X_val, y_val, sample_weight=sw_val, y_hat=y_hat))
+            self.validation_loss_curve_.append(validation_loss(self, Y_val, y_hat, sw_val))
             if self.verbose:
                 print("Validation score: %f" % self.validation_scores_[-1])
             last_valid_score = self.validation_scores_[-1]
@@ -571,8 +602,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    def _score_with_function(self, X, y, sample_weight, score_function):
-        y_pred = self._predict(X, check_input=False)
+    def _score_with_function(self, X, y, sample_weight, score_function, y_hat=None):
+        y_pred = self._predict(X, check_input=False, y_hat=y_hat)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
@@ -662,14 +693,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         check_is_fitted(self)
         return self._predict(X)
 
-    def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
+    def _predict(self, X, check_input=True, y_hat=None):
+        """Predictions for X; from ``y_hat``, the network's output for X, where it is given."""
+        y_pred = self._forward_pass_fast(X, check_input=check_input) if y_hat is None else y_hat
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
         return self._label_binarizer.inverse_transform(y_pred)
 
-    def _score(self, X, y, sample_weight=None):
-        return self._score_with_function(X, y, sample_weight, accuracy_score)
+    def _score(self, X, y, sample_weight=None, y_hat=None):
+        return self._score_with_function(X, y, sample_weight, accuracy_score, y_hat)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -791,14 +823,15 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         check_is_fitted(self)
         return self._predict(X)
 
-    def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
+    def _predict(self, X, check_input=True, y_hat=None):
+        """Predictions for X; from ``y_hat``, the network's output for X, where it is given."""
+        y_pred = self._forward_pass_fast(X, check_input=check_input) if y_hat is None else y_hat
         if y_pred.shape[1] == 1:
             return y_pred.ravel()
         return y_pred
 
-    def _score(self, X, y, sample_weight=None):
-        return self._score_with_function(X, y, sample_weight, r2_score)
+    def _score(self, X, y, sample_weight=None, y_hat=None):
+        return self._score_with_function(X, y, sample_weight, r2_score, y_hat)
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,

@@ -111,9 +111,9 @@ def test_early_stopping_split_is_stratified_for_multiclass():
     captured = {}
     original = clf._score
 
-    def spy(X_val, y_val, sample_weight=None):
+    def spy(X_val, y_val, sample_weight=None, **kwargs):
         captured["y_val"] = y_val
-        return original(X_val, y_val, sample_weight)
+        return original(X_val, y_val, sample_weight, **kwargs)
 
     clf._score = spy
     with warnings.catch_warnings():
