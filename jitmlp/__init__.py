@@ -1,6 +1,7 @@
 """jitmlp: scikit-learn's multilayer perceptrons, trained by Numba-compiled explicit loops."""
 
 from ._estimators import MLPClassifier, MLPRegressor
+from ._io import load, save, skops_trusted_types
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "load", "save", "skops_trusted_types"]
 __version__ = "0.1.0"
