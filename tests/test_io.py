@@ -100,6 +100,8 @@ CASES = {
     "multilabel": dict(task="multilabel"),
     "string-labels": dict(labels=lambda y: np.array(["ant", "bee", "cat"])[y]),
     "object-labels": dict(labels=lambda y: np.array(["ant", "bee", "cat"], dtype=object)[y]),
+    "pandas-labels": dict(labels=lambda y: __import__("pandas").Categorical.from_codes(
+        y, ["ant", "bee", "cat"])),
     "bool-labels": dict(task="binary", labels=lambda y: y.astype(bool)),
     "float-labels": dict(labels=lambda y: y * 2.0 - 1.0),
     "early-stopping": dict(early_stopping=True, validation_fraction=0.2, max_iter=6),
@@ -144,6 +146,24 @@ def test_feature_names_and_file_objects(tmp_path):
     _assert_same_state(loaded, model)
     assert loaded.feature_names_in_.dtype == object
     np.testing.assert_array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
+
+
+@pytest.mark.parametrize("labels", [["ant", "bee", "cat"], [-1, 4, 7], [0.5, 1.5, 2.5]])
+def test_object_dtype_classes_keep_their_dtype(labels, tmp_path):
+    model, X, _ = _fit()
+    classes = np.array(labels, dtype=object)  # scikit-learn keeps what a LabelBinarizer holds
+    model._label_binarizer.classes_ = model.classes_ = classes
+    loaded = _roundtrip(model, tmp_path)
+    assert loaded.classes_.dtype == object and list(loaded.classes_) == labels
+    assert [type(c) for c in loaded.classes_] == [type(c) for c in labels]
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_object_labels_of_mixed_types_are_refused(tmp_path):
+    model, _, _ = _fit()
+    model._label_binarizer.classes_ = model.classes_ = np.array([1, "b", 2.5], dtype=object)
+    with pytest.raises(ValueError, match="classes_ of object dtype holding .* all strings"):
+        jitmlp.save(model, tmp_path / "x")
 
 
 def test_unfitted_model_keeps_its_parameters(tmp_path):
