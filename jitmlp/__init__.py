@@ -1,7 +1,9 @@
 """jitmlp: scikit-learn's multilayer perceptrons, trained by Numba-compiled explicit loops."""
 
 from ._estimators import MLPClassifier, MLPRegressor
+from ._io import load, save, skops_trusted_types
 from ._loss_curve import LossCurveDisplay
 
-__all__ = ["LossCurveDisplay", "MLPClassifier", "MLPRegressor"]
+__all__ = ["LossCurveDisplay", "MLPClassifier", "MLPRegressor", "load", "save",
+           "skops_trusted_types"]
 __version__ = "0.1.0"

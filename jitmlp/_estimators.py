@@ -602,6 +602,56 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    # ----------------------------------------------------------------- interop
+    def to_sklearn(self):
+        """This model as scikit-learn's ``MLPClassifier``/``MLPRegressor``.
+
+        The same parameters (without ``n_jobs``) and, if fitted, copies of the same weights,
+        classes, training history and optimizer state: the result predicts what this model
+        predicts (the same labels; probabilities and values to rounding, as the two compute the
+        products in different orders), and its ``partial_fit`` and ``warm_start`` fits continue
+        as this model's would.
+
+        Returns
+        -------
+        estimator : sklearn.neural_network.MLPClassifier or MLPRegressor
+            A new estimator, fitted if this model is.
+        """
+        from ._interop import to_sklearn
+
+        return to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, estimator):
+        """A jitmlp model from scikit-learn's ``MLPClassifier``/``MLPRegressor``.
+
+        The reverse of :meth:`to_sklearn`: the same parameters and, if fitted, copies of the
+        weights, classes, training history and optimizer state, so that ``partial_fit`` and
+        ``warm_start`` fits continue from where scikit-learn's fit stopped.
+
+        Parameters
+        ----------
+        estimator : sklearn.neural_network.MLPClassifier or MLPRegressor
+            Of the kind matching this class, fitted or not.
+
+        Returns
+        -------
+        model : MLPClassifier or MLPRegressor
+            A new jitmlp model.
+
+        Raises
+        ------
+        TypeError
+            If ``estimator`` is not scikit-learn's estimator of this kind.
+        ValueError
+            If its state cannot be converted: weights that are not all float64 or all float32,
+            an optimizer whose settings were changed on the estimator after it was created,
+            a parameter jitmlp does not have.
+        """
+        from ._interop import from_sklearn
+
+        return from_sklearn(cls, estimator)
+
     def _score_with_function(self, X, y, sample_weight, score_function, y_hat=None):
         y_pred = self._predict(X, check_input=False, y_hat=y_hat)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
