@@ -43,6 +43,7 @@ from ._network import Layout
 from ._optimizers import ADAM, SOLVERS
 from ._outputs import OUTPUTS
 from ._shuffle import shuffle_samples
+from ._threads import default_threads
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _INDEX = np.int64  # index dtype of the CSR arrays handed to compiled code
@@ -104,7 +105,7 @@ def _numba_threads(n_jobs):
     """Run the block with numba's thread count set from ``n_jobs``; restore it afterwards."""
     previous = numba.get_num_threads()
     if n_jobs is None:
-        wanted = numba.config.NUMBA_NUM_THREADS
+        wanted = default_threads()  # all of numba's threads; a share of them in a Dask task
     elif n_jobs < 0:
         wanted = max(1, numba.config.NUMBA_NUM_THREADS + 1 + n_jobs)
     else:
@@ -662,8 +663,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 _SHARED_DOC = """
     n_jobs : int, default=None
         Threads for the compiled kernels during fit and predict. None means all of numba's
-        threads (``NUMBA_NUM_THREADS``, the machine's cores by default); negative values count
-        back from that (-1 = all). The previous thread count is restored afterwards.
+        threads (``NUMBA_NUM_THREADS``, the machine's cores by default), except in a task on a
+        ``dask.distributed`` worker, where it means the task's share of the host's cores:
+        ``max(1, cores // T)`` for T task threads of the Dask workers on that host (README,
+        "Scaling out"). Negative values count back from ``NUMBA_NUM_THREADS`` (-1 = all). The
+        previous thread count is restored afterwards.
 """
 
 
