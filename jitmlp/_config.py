@@ -157,29 +157,6 @@ def _compile(func, options):
     return dispatcher
 
 
-def by_input(dense, sparse):
-    """One kernel of ``dense`` and ``sparse``, chosen by the type of the first argument, X_csr:
-    ``dense`` where it is None (dense input), ``sparse`` where it is the CSR arrays.
-
-    The choice is made when the caller is compiled, so a fit on dense input never compiles the
-    sparse kernels (and the reverse); where numba runs pure Python it is made at each call.
-    """
-
-    def chosen(X_csr, *args):
-        return (dense if X_csr is None else sparse)(X_csr, *args)
-
-    chosen.__name__ = chosen.__qualname__ = f"{dense.__name__}_or_{sparse.__name__}"
-    if not numba.config.DISABLE_JIT:
-        from numba.extending import overload
-
-        @overload(chosen, jit_options=dict(fastmath=set(FASTMATH), error_model=ERROR_MODEL))
-        def _typed(X_csr, *args):
-            kernel = dense if isinstance(X_csr, types.NoneType) else sparse
-            return lambda X_csr, *args: kernel(X_csr, *args)
-
-    return chosen
-
-
 def jit(func=None, **overrides):
     """Compile ``func`` as a serial nopython kernel with the project's options."""
     options = dict(nopython=True, nogil=True, cache=CACHE, fastmath=set(FASTMATH),

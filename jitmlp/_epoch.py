@@ -26,7 +26,6 @@ from ._config import (
     SERIAL_MAX_FLOPS,
     UPDATE_BLOCK,
     UPDATE_PARALLEL_MIN,
-    by_input,
     jit,
     jit_parallel,
 )
@@ -124,54 +123,33 @@ def batch_flops(nb, units):
     return 2.0 * nb * (3 * n_weights_of(units) - units[0] * units[1])
 
 
-@jit
-def _first_layer_dense(X_csr, rows, h_0, W, a, parallel):
-    """a_1 = h_0 W_1 (before the bias), from the gathered rows of dense input."""
-    layer_product(h_0, False, W, a, parallel)
+# Dense input comes with X_csr None, sparse input with X_csr = (data, indices, indptr). numba
+# prunes an ``X_csr is None`` branch by the argument's type when it compiles the caller (through
+# inlined calls too), so a fit on dense input never compiles the sparse kernels (and the reverse).
 
 
-@jit
-def _first_layer_sparse(X_csr, rows, h_0, W, a, parallel):
-    """a_1 = X[rows] W_1 (before the bias), from the stored non-zeros of X (h_0 is not used)."""
-    if parallel:  # the whole batch: rows split over threads
+@jit(inline="always")
+def first_layer_product(X_csr, rows, h_0, W, a, parallel):
+    """a_1 = h_0 W_1 (before the bias): from the gathered rows h_0 of dense input, or from the
+    stored non-zeros of sparse input's rows ``rows`` (then h_0 is not used)."""
+    if X_csr is None:
+        layer_product(h_0, False, W, a, parallel)
+    elif parallel:  # the whole batch: rows split over threads
         csr_matmul(X_csr[0], X_csr[1], X_csr[2], rows, W, a)
     else:
         csr_matmul_rows(X_csr[0], X_csr[1], X_csr[2], rows, W, a, 0, rows.shape[0])
 
 
-first_layer_product = by_input(_first_layer_dense, _first_layer_sparse)
-
-
-@jit
-def _grad_W_1_dense(X_csr, rows, h_0, grad_a, gW, parallel):
-    """grad W_1 = h_0ᵀ grad a_1, from the gathered rows of dense input."""
-    layer_product(h_0, True, grad_a, gW, parallel)
-
-
-@jit
-def _grad_W_1_sparse(X_csr, rows, h_0, grad_a, gW, parallel):
-    """grad W_1 = X[rows]ᵀ grad a_1, from the stored non-zeros of X (h_0 is not used)."""
-    if parallel:  # the whole batch: column blocks split over threads
+@jit(inline="always")
+def first_layer_grad_W(X_csr, rows, h_0, grad_a, gW, parallel):
+    """grad W_1 = h_0ᵀ grad a_1 (dense input), or X[rows]ᵀ grad a_1 from the stored non-zeros
+    (sparse input; h_0 is not used)."""
+    if X_csr is None:
+        layer_product(h_0, True, grad_a, gW, parallel)
+    elif parallel:  # the whole batch: column blocks split over threads
         csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW)
     else:
         _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW, 0, gW.shape[1])
-
-
-first_layer_grad_W = by_input(_grad_W_1_dense, _grad_W_1_sparse)
-
-
-@jit
-def _gather_dense(X_csr, X, rows, h_0, parallel):
-    gather_of(X, rows, h_0, parallel)
-
-
-@jit
-def _no_copy(X_csr, X, rows, h_0, parallel):  # sparse input is read where it is stored
-    return
-
-
-# h_0 = X[rows] for dense input; nothing for sparse input
-gather_input = by_input(_gather_dense, _no_copy)
 
 
 @jit(inline="always")
@@ -302,7 +280,8 @@ def chunk(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, 
     L = units.shape[0] - 1
     for k in range(1, L):  # W_kᵀ for the gradients to the layers below
         transpose(W_k(theta, units, w_off, k), Wt_k(wt, units, k))
-    gather_input(X_csr, X, rows, chunk_rows(h_buf, h_off[0], units[0], 0, n), parallel)
+    if X_csr is None:  # dense input: h_0 = X[rows]; sparse input is read where it is stored
+        gather_of(X, rows, chunk_rows(h_buf, h_off[0], units[0], 0, n), parallel)
     forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_csr, parallel)
     y_hat = chunk_rows(h_buf, h_off[L], units[L], 0, n)
     ga_L = chunk_rows(ga_buf, h_off[L] - h_off[1], units[L], 0, n)
@@ -521,20 +500,6 @@ def _copy_rows(X, r0, h):
 
 
 @jit
-def _copy_dense(X_csr, X, r0, h):
-    _copy_rows(X, r0, h)
-
-
-@jit
-def _no_copy_rows(X_csr, X, r0, h):  # sparse input is read where it is stored
-    return
-
-
-# h = X[r0 : r0 + len(h)] for dense input; nothing for sparse input
-copy_input = by_input(_copy_dense, _no_copy_rows)
-
-
-@jit
 def predict_forward(X, X_csr, rows, theta, units, w_off, b_off, act, out, block):
     """ŷ for every row of X (dense with X_csr None, or CSR in X_csr), ``block`` rows at a time.
 
@@ -556,7 +521,8 @@ def predict_forward(X, X_csr, rows, theta, units, w_off, b_off, act, out, block)
     for r0 in range(0, n, block):
         nb = min(n, r0 + block) - r0
         h_prev = chunk_rows(bufs[0], 0, units[0], 0, nb)
-        copy_input(X_csr, X, r0, h_prev)
+        if X_csr is None:  # dense input; sparse input is read where it is stored
+            _copy_rows(X, r0, h_prev)
         for k in range(L):
             a = chunk_rows(bufs[(k + 1) % 2], 0, units[k + 1], 0, nb)
             W = W_k(theta, units, w_off, k)
