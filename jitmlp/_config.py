@@ -236,6 +236,6 @@ UPDATE_PARALLEL_MIN = 4096
 # that Ctrl-C is seen between calls (0.02 s of work at 100 GFLOP/s, 0.4 s at 5), and a fit stops
 # after the minibatch in progress. Never less than one minibatch (or one predict block) per call.
 SLICE_FLOPS = 2.0e9
-# Rows per block in predict: a block goes through the forward pass layer by layer, its layer
-# products splitting the rows over the threads (ROW_BLOCK rows each).
-PREDICT_BLOCK = 1024
+# Rows per block in predict: blocks are spread over the threads, each going through the forward
+# pass with the serial kernels (a multiple of the 6-row register tiles of _layers.py).
+PREDICT_BLOCK = 240

@@ -259,18 +259,17 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
             g_prime_of(h_prev, grad_a_below, act, parallel)
 
 
-@jit
-def chunk(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off, act,
-          out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, parallel):
+@jit(inline="always")
+def chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
+               act, out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, parallel):
     """Forward, loss and backward of row chunk c of the batch: the unit of parallel work.
 
     The batch is samples sample_idx[start:stop]; the chunk is its rows c·nb//n_chunks ..
     (c+1)·nb//n_chunks. It works in buffers of its own (h_bufs[c], ga_bufs[c] from row 0, W_kᵀ
     into wts[c], its gradient sums into parts[c]), so the threads share nothing they write.
-    ``parallel`` (a run-time flag, so one compiled chunk serves both) picks the serial kernels
-    (for chunks that run side by side, one per thread, or for a batch too small to share) or the
-    row-parallel ones (for a batch that runs as one chunk). Both give the same bits for the same
-    chunk. Its callers call it through its address (``_native``): its code is compiled once.
+    ``parallel`` (a constant in each of the two kernels below) picks the serial kernels (for
+    chunks that run side by side, one per thread, or for a batch too small to share) or the
+    row-parallel ones (for a batch that runs as one chunk). Both give the same bits.
     """
     idx = sample_idx[start:stop]
     part, h_buf, ga_buf, wt = parts[c], h_bufs[c], ga_bufs[c], wts[c]
@@ -292,6 +291,24 @@ def chunk(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, 
     stats[c, 1] = sw_sum
     backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, wt, rows, X_csr,
                    parallel)
+
+
+# The two compiled chunks. Their callers call them through their addresses (``_native``), so
+# each is compiled once; the row-parallel one only for fits with batches large enough for it.
+@jit
+def chunk(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off, act,
+          out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks):
+    """``chunk_body`` with the serial kernels."""
+    chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
+               act, out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, False)
+
+
+@jit
+def chunk_rows_parallel(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units,
+                        w_off, b_off, act, out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks):
+    """``chunk_body`` with the layer products and activations splitting rows over threads."""
+    chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
+               act, out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, True)
 
 
 @jit
@@ -356,7 +373,7 @@ def sum_sq_weights(theta, units, w_off):
 
 
 @jit(inline="always")  # inlined into the two (parallel) callers: no library of its own to link
-def batch_data_term(chunk_kernel, X, X_csr, Y, sw, sample_idx, start, stop, theta, units, w_off,
+def batch_data_term(chunk_kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, units, w_off,
                     b_off, act, out, eps, h_buf, h_off, ga_buf, wt, parts, stats):
     """Forward and backward of one minibatch: the chunks' gradient sums into ``parts``.
 
@@ -365,7 +382,7 @@ def batch_data_term(chunk_kernel, X, X_csr, Y, sw, sample_idx, start, stop, thet
     holds the CSR (data, indices, indptr) of the input. The batch runs as a fixed number of row
     chunks in parallel (one parallel region per batch); ``reduce_chunks`` or ``update_theta``
     adds them up in chunk order. h_buf, ga_buf, wt and parts hold one buffer per chunk
-    (``Layout.workspace``). ``chunk_kernel`` is ``address_of(chunk, ...)`` for these arguments.
+    (``Layout.workspace``). ``chunk_kernels`` are ``chunk_kernels_of`` these arguments.
     """
     nb = stop - start
     L = units.shape[0] - 1
@@ -374,14 +391,15 @@ def batch_data_term(chunk_kernel, X, X_csr, Y, sw, sample_idx, start, stop, thet
     # small to share (then it all runs on this thread); several chunks run side by side serially
     rows_parallel = n_chunks == 1 and batch_flops(nb, units) >= SERIAL_MAX_FLOPS
     if n_chunks > 1:
+        serial = chunk_kernels[0]  # (a tuple of tuples cannot enter a parallel loop)
         for c in prange(n_chunks):
-            call_native(chunk_kernel, (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts,
-                                       stats, units, w_off, b_off, act, out, eps, h_buf, h_off,
-                                       ga_buf, wt, np.int64(c), n_chunks, rows_parallel))
+            call_native(serial, (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats,
+                                 units, w_off, b_off, act, out, eps, h_buf, h_off, ga_buf, wt,
+                                 np.int64(c), n_chunks))
     else:
-        call_native(chunk_kernel, (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats,
-                                   units, w_off, b_off, act, out, eps, h_buf, h_off, ga_buf, wt,
-                                   np.int64(0), n_chunks, rows_parallel))
+        call_native(chunk_kernels[1 if rows_parallel else 0],
+                    (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off,
+                     b_off, act, out, eps, h_buf, h_off, ga_buf, wt, np.int64(0), n_chunks))
     data_loss = 0.0
     sw_sum = 0.0
     for c in range(n_chunks):
@@ -392,18 +410,29 @@ def batch_data_term(chunk_kernel, X, X_csr, Y, sw, sample_idx, start, stop, thet
     return data_loss, sw_sum, n_chunks
 
 
-def chunk_kernel_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, act, out, eps, h_buf,
-                    h_off, ga_buf, wt, parts, stats):
-    """``chunk``'s address for these arguments of ``run_epoch`` or ``batch_loss_and_grad``."""
-    return address_of(chunk, (X, X_csr, Y, sw, sample_idx, 0, 0, theta, parts, stats, units, w_off,
-                              b_off, act, out, eps, h_buf, h_off, ga_buf, wt, 0, 0, False))
+def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, act, out, eps,
+                     h_buf, h_off, ga_buf, wt, parts, stats, batch_sizes):
+    """The addresses (serial, row-parallel) of the chunk kernels for these arguments of
+    ``run_epoch`` or ``batch_loss_and_grad``, for batches of ``batch_sizes`` rows.
+
+    The row-parallel chunk is compiled only where one of the batches runs as one row-parallel
+    chunk; elsewhere the serial chunk stands in for it (never called, and the same bits if it
+    were).
+    """
+    args = (X, X_csr, Y, sw, sample_idx, 0, 0, theta, parts, stats, units, w_off, b_off, act, out,
+            eps, h_buf, h_off, ga_buf, wt, 0, 0)
+    serial = address_of(chunk, args)
+    if any(nb > 0 and n_chunks_of(nb, units) == 1 and batch_flops(nb, units) >= SERIAL_MAX_FLOPS
+           for nb in batch_sizes):
+        return serial, address_of(chunk_rows_parallel, args)
+    return serial, serial
 
 
 @jit_parallel
-def batch_loss_and_grad(chunk_kernel, X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act,
+def batch_loss_and_grad(chunk_kernels, X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act,
                         out, eps, alpha, h_buf, h_off, ga_buf, wt, parts, stats):
     """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``."""
-    data_loss, sw_sum, n_chunks = batch_data_term(chunk_kernel, X, X_csr, Y, sw, idx, 0,
+    data_loss, sw_sum, n_chunks = batch_data_term(chunk_kernels, X, X_csr, Y, sw, idx, 0,
                                                   idx.shape[0], theta, units, w_off, b_off, act,
                                                   out, eps, h_buf, h_off, ga_buf, wt, parts, stats)
     reduce_chunks(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum)
@@ -455,14 +484,14 @@ def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver,
 
 
 @jit_parallel
-def run_epoch(chunk_kernel, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act,
+def run_epoch(chunk_kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act,
               out, eps, alpha, batch_size, solver, learning_rate, momentum, nesterov, beta_1,
               beta_2, epsilon, state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty,
               accumulated_loss):
     """A pass over the samples in ``sample_idx`` order, updating θ after every minibatch.
 
     state_1/state_2 are the optimizer's arrays (Adam: m, v; SGD: velocity and unused), t is
-    Adam's update count; ``chunk_kernel`` is ``chunk_kernel_of`` these arguments. Returns
+    Adam's update count; ``chunk_kernels`` are ``chunk_kernels_of`` these arguments. Returns
     (accumulated_loss + Σ batch_loss · batch_size, t) for
     scikit-learn's loss_. ``sample_idx`` may be a slice of the epoch's order starting at a
     multiple of batch_size (the driver runs long epochs slice by slice, see
@@ -471,7 +500,7 @@ def run_epoch(chunk_kernel, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_o
     n = sample_idx.shape[0]
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
-        data_loss, sw_sum, n_chunks = batch_data_term(chunk_kernel, X, X_csr, Y, sw, sample_idx,
+        data_loss, sw_sum, n_chunks = batch_data_term(chunk_kernels, X, X_csr, Y, sw, sample_idx,
                                                       start, stop, theta, units, w_off, b_off, act,
                                                       out, eps, h_buf, h_off, ga_buf, wt, parts,
                                                       stats)
@@ -485,57 +514,65 @@ def run_epoch(chunk_kernel, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_o
     return accumulated_loss, t
 
 
-@jit_parallel
-def _copy_rows(X, r0, h):
-    """h = X[r0 : r0 + len(h)], rows spread over threads for large blocks."""
-    n, m = h.shape
-    if h.size < PARALLEL_MIN_ELEMENTS:
-        for r in range(n):
-            for i in range(m):
-                h[r, i] = X[r0 + r, i]
-        return
-    for r in prange(n):
-        for i in range(m):
-            h[r, i] = X[r0 + r, i]
-
-
 @jit
-def predict_forward(X, X_csr, rows, theta, units, w_off, b_off, act, out, block):
-    """ŷ for every row of X (dense with X_csr None, or CSR in X_csr), ``block`` rows at a time.
+def _predict_block(X, X_csr, rows, theta, units, w_off, b_off, act, out, r0, r1, y_hat):
+    """y_hat[r0:r1] = ŷ of rows r0:r1 of X (dense), or of samples rows[r0:r1] (CSR in X_csr).
 
-    Each block goes through the forward pass layer by layer with the kernels the fit runs (the
-    layer products and activations split their rows over the threads when large), so
-    prediction compiles only this small driver on top of what a fit has compiled. ``rows`` is
-    0 .. n-1 (the block's sample indices for sparse input).
+    The forward pass of one block of rows with the fit's serial kernels, in two buffers of the
+    block's own used in turn as h_{k-1} and a_k.
     """
-    n = rows.shape[0]
+    nb = r1 - r0
     L = units.shape[0] - 1
-    y_hat = np.empty((n, units[L]), dtype=theta.dtype)
     width = 0
     for k in range(L + 1):
         width = max(width, units[k])
-    nb_max = min(n, block)
-    # two buffers used in turn as h_{k-1} and a_k
-    size = nb_max * width
-    bufs = (np.empty(size, dtype=theta.dtype), np.empty(size, dtype=theta.dtype))
-    for r0 in range(0, n, block):
-        nb = min(n, r0 + block) - r0
-        h_prev = chunk_rows(bufs[0], 0, units[0], 0, nb)
-        if X_csr is None:  # dense input; sparse input is read where it is stored
-            _copy_rows(X, r0, h_prev)
-        for k in range(L):
-            a = chunk_rows(bufs[(k + 1) % 2], 0, units[k + 1], 0, nb)
-            W = W_k(theta, units, w_off, k)
-            if k == 0:
-                first_layer_product(X_csr, rows[r0 : r0 + nb], h_prev, W, a, True)
-            else:
-                product(h_prev, False, W, a)
-            if k < L - 1:
-                bias_g(a, b_k(theta, units, b_off, k), act)
-            else:
-                bias_O(a, b_k(theta, units, b_off, k), out)
-            h_prev = a
-        for r in range(nb):  # explicit loops: a slice assignment compiles numba's shape errors
-            for j in range(units[L]):
-                y_hat[r0 + r, j] = h_prev[r, j]
-    return y_hat
+    bufs = (np.empty(nb * width, dtype=theta.dtype), np.empty(nb * width, dtype=theta.dtype))
+    h_prev = chunk_rows(bufs[0], 0, units[0], 0, nb)
+    if X_csr is None:  # dense input; sparse input is read where it is stored
+        for r in range(nb):
+            for i in range(units[0]):
+                h_prev[r, i] = X[r0 + r, i]
+    for k in range(L):
+        a = chunk_rows(bufs[(k + 1) % 2], 0, units[k + 1], 0, nb)
+        W = W_k(theta, units, w_off, k)
+        if k == 0:
+            first_layer_product(X_csr, rows[r0:r1], h_prev, W, a, False)
+        else:
+            product_serial(h_prev, False, W, a)
+        if k < L - 1:
+            bias_g_serial(a, b_k(theta, units, b_off, k), act)
+        else:
+            bias_O(a, b_k(theta, units, b_off, k), out)
+        h_prev = a
+    for r in range(nb):  # explicit loops: a slice assignment compiles numba's shape errors
+        for j in range(units[L]):
+            y_hat[r0 + r, j] = h_prev[r, j]
+
+
+@jit_parallel
+def predict_forward(block_kernel, X, X_csr, rows, theta, units, w_off, b_off, act, out, y_hat,
+                    block):
+    """y_hat = ŷ for every row of X (dense with X_csr None, or CSR in X_csr), ``block`` rows at a
+    time.
+
+    Fixed blocks of rows are spread over the threads, each through the forward pass with the
+    serial kernels the fit runs (``_predict_block``, called through its address ``block_kernel``
+    = ``predict_kernel_of`` these arguments): rows do not interact, so the result does not
+    depend on the thread count, and prediction compiles no row-parallel kernel. ``rows`` is
+    0 .. n-1 (the sample indices for sparse input).
+    """
+    n = rows.shape[0]
+    n_blocks = (n + block - 1) // block
+    if n_blocks > 1:
+        for blk in prange(n_blocks):
+            call_native(block_kernel, (X, X_csr, rows, theta, units, w_off, b_off, act, out,
+                                       np.int64(blk * block), min(n, (blk + 1) * block), y_hat))
+    else:
+        call_native(block_kernel, (X, X_csr, rows, theta, units, w_off, b_off, act, out,
+                                   np.int64(0), n, y_hat))
+
+
+def predict_kernel_of(X, X_csr, rows, theta, units, w_off, b_off, act, out, y_hat):
+    """``_predict_block``'s address for these arguments of ``predict_forward``."""
+    return address_of(_predict_block, (X, X_csr, rows, theta, units, w_off, b_off, act, out, 0, 0,
+                                       y_hat))

@@ -37,7 +37,13 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ._activations import ACTIVATIONS
 from ._callbacks import FitTasks, StopFit
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
-from ._epoch import batch_loss_and_grad, chunk_kernel_of, predict_forward, run_epoch
+from ._epoch import (
+    batch_loss_and_grad,
+    chunk_kernels_of,
+    predict_forward,
+    predict_kernel_of,
+    run_epoch,
+)
 from ._loss_curve import validation_loss
 from ._network import Layout
 from ._optimizers import ADAM, SOLVERS
@@ -328,8 +334,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         grad = np.empty(layout.size, dtype=X.dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout)
         eps = float(np.finfo(X.dtype).eps)
-        kernel = chunk_kernel_of(X_dense, X_csr, y, sw, idx, theta, units, w_off, b_off, act, out,
-                                 eps, h_buf, h_off, ga_buf, wt, parts, stats)
+        kernel = chunk_kernels_of(X_dense, X_csr, y, sw, idx, theta, units, w_off, b_off, act,
+                                  out, eps, h_buf, h_off, ga_buf, wt, parts, stats, [n])
 
         iterations = tasks.lbfgs_iterations(layout, X.dtype)
 
@@ -413,8 +419,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         units, w_off, b_off, act, out = self._kernel_args(layout)
         eps = float(np.finfo(X.dtype).eps)
         opt = self._optimizer
-        kernel = chunk_kernel_of(X_dense, X_csr, y_train, sw_train, order, theta, units, w_off,
-                                 b_off, act, out, eps, h_buf, h_off, ga_buf, wt, parts, stats)
+        kernel = chunk_kernels_of(X_dense, X_csr, y_train, sw_train, order, theta, units, w_off,
+                                  b_off, act, out, eps, h_buf, h_off, ga_buf, wt, parts, stats,
+                                  [batch_size, n_samples % batch_size])
         # long epochs run as several calls over consecutive slices of whole minibatches
         flops_per_row = 2.0 * (3 * layout.n_weights - layout.units[0] * layout.units[1])
         slice_length = _slice_length(flops_per_row, batch_size)
@@ -585,18 +592,16 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         rows = _frozen(np.arange(n))
         # a large X goes in several calls, so that Ctrl-C is seen between them
         step = _slice_length(2.0 * layout.n_weights, PREDICT_BLOCK)
-        sparse = X_csr is not None
+        y_hat = np.empty((n, layout.units[-1]), dtype=dtype)
+        kernel = predict_kernel_of(X_dense, X_csr, rows, theta, units, w_off, b_off, act, out,
+                                   y_hat)
         with _numba_threads(self.n_jobs):
-            if n <= step:
-                return predict_forward(X_dense, X_csr, rows, theta, units, w_off, b_off, act,
-                                       out, PREDICT_BLOCK)
-            y_hat = np.empty((n, layout.units[-1]), dtype=dtype)
             for first in range(0, n, step):
                 part = slice(first, first + step)
-                y_hat[part] = predict_forward(X_dense if sparse else X_dense[part], X_csr,
-                                              rows[part], theta, units, w_off, b_off, act, out,
-                                              PREDICT_BLOCK)
-            return y_hat
+                predict_forward(kernel, X_dense if X_csr is not None else X_dense[part], X_csr,
+                                rows[part], theta, units, w_off, b_off, act, out, y_hat[part],
+                                PREDICT_BLOCK)
+        return y_hat
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -35,7 +35,8 @@ DTYPES = ("float64", "float32")
 # entry -> (what the task runs, the compiled entry points it fills, in the order reported)
 ENTRIES = {
     "fit": ("MLPClassifier(solver='adam').fit", ("run_epoch", "chunk", "shuffle_in_place")),
-    "predict": ("MLPClassifier.predict_proba (untrained weights)", ("predict_forward",)),
+    "predict": ("MLPClassifier.predict_proba (untrained weights)",
+                ("predict_forward", "_predict_block")),
     "lbfgs": ("MLPRegressor(solver='lbfgs').fit", ("batch_loss_and_grad",)),
 }
 
@@ -83,10 +84,11 @@ def default_jobs(n_tasks: int) -> int:
 
 
 def _dispatchers():
-    from ._epoch import batch_loss_and_grad, chunk, predict_forward, run_epoch
+    from ._epoch import _predict_block, batch_loss_and_grad, chunk, predict_forward, run_epoch
     from ._shuffle import shuffle_in_place
 
     return {"run_epoch": run_epoch, "chunk": chunk, "shuffle_in_place": shuffle_in_place,
+            "_predict_block": _predict_block,
             "predict_forward": predict_forward, "batch_loss_and_grad": batch_loss_and_grad}
 
 
@@ -111,10 +113,11 @@ def _cached_argument_types(dispatcher) -> list[tuple]:
 def kernels_cached(dtype) -> bool:
     """Best effort, never raises: are the fit and predict kernels for ``dtype`` in numba's cache?
 
-    True if ``run_epoch``, ``chunk`` and ``predict_forward`` compiled for ``dtype`` input, and the
-    shuffle, are in numba's on-disk cache, so a fit and a predict of that dtype in this process
-    load them instead of compiling. False when caching is off (no writable cache location,
-    ``CACHE``) or on any error (numba's cache index is read through its private API).
+    True if ``run_epoch``, ``chunk``, ``predict_forward`` and ``_predict_block`` compiled for
+    ``dtype`` input, and the shuffle, are in numba's on-disk cache, so a fit and a predict of that
+    dtype in this process load them instead of compiling. False when caching is off (no writable
+    cache location, ``CACHE``) or on any error (numba's cache index is read through its private
+    API).
     """
     try:
         if not _config.CACHE:
@@ -127,6 +130,7 @@ def kernels_cached(dtype) -> bool:
                        for args in _cached_argument_types(dispatchers[name]))
 
         return (has("run_epoch") and has("chunk") and has("predict_forward")
+                and has("_predict_block")
                 and bool(_cached_argument_types(dispatchers["shuffle_in_place"])))
     except Exception:  # noqa: BLE001 - a guess about the cache must never break a run
         return False

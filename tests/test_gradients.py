@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from jitmlp._activations import ACTIVATIONS
-from jitmlp._epoch import batch_loss_and_grad, chunk_kernel_of
+from jitmlp._epoch import batch_loss_and_grad, chunk_kernels_of
 from jitmlp._estimators import _frozen, _kernel_input
 from jitmlp._network import Layout
 from jitmlp._outputs import OUTPUTS
@@ -82,7 +82,7 @@ def kernel_loss_grad(theta, layout, X, Y, act, out, alpha):
     args = (X_dense, X_csr, Y, sw, idx, theta)
     rest = (layout.units, layout.w_off, layout.b_off, ACTIVATIONS[act], OUTPUTS[out],
             float(np.finfo(float).eps))
-    kernel = chunk_kernel_of(*args, *rest, h_buf, h_off, ga_buf, wt, parts, stats)
+    kernel = chunk_kernels_of(*args, *rest, h_buf, h_off, ga_buf, wt, parts, stats, [n])
     loss = batch_loss_and_grad(kernel, *args, grad, *rest, alpha, h_buf, h_off, ga_buf, wt, parts,
                                stats)
     return loss, grad
