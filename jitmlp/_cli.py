@@ -29,6 +29,7 @@ from ._datafiles import (
     fit_features,
     labels,
     numbers,
+    pandas,
     read,
 )
 from ._estimators import MLPClassifier, MLPRegressor
@@ -202,7 +203,8 @@ def _add_parameters(group):
             group.add_argument(option, choices=choices, default=argparse.SUPPRESS,
                                help=help_text)
         else:
-            floats = all(_cast(c) is float for c in _expressible(constraints))
+            shown = _expressible(constraints)
+            floats = shown and all(_cast(c) is float for c in shown)
             metavar = "N,N,..." if name == "hidden_layer_sizes" else "X" if floats else "N"
             group.add_argument(option, type=parameter_type(name), default=argparse.SUPPRESS,
                                metavar=metavar, help=help_text)
@@ -230,6 +232,7 @@ def build_parser():
 
     train = commands.add_parser(
         "train", help="train a model on a data file and save it", description=TRAIN_DESCRIPTION,
+        usage="%(prog)s DATA [--target COL] --out MODEL [options]",
         epilog=TRAIN_EXAMPLES, formatter_class=formatter)
     train.set_defaults(run=run_train, parser=train)
     train.add_argument("data", metavar="DATA", help="the training data file")
@@ -387,8 +390,7 @@ def _training_data(args, table, dtype):
     if not features:
         raise DataError(f"{table.path}: no feature columns left besides the target, the "
                         f"weight column and the dropped ones")
-    pd = sys.modules["pandas"]  # the table was read by pandas
-    X = pd.DataFrame({c: numbers(table, c, dtype=dtype) for c in features})
+    X = pandas(table.format).DataFrame({c: numbers(table, c, dtype=dtype) for c in features})
     weight = None
     if args.weight_col is not None:
         weight = numbers(table, args.weight_col, "a number (a sample weight)")
@@ -420,9 +422,10 @@ def run_train(args, parser) -> int:
         classes = np.unique(y) if y.ndim == 1 else range(y.shape[1])
         what += f", {len(classes)} {'classes' if y.ndim == 1 else 'labels'}"
         what += f" ({', '.join(map(str, classes[:10]))}{', ...' if len(classes) > 10 else ''})"
-    target = "labels" if table.format == "svmlight" else ", ".join(map(repr, args.target))
-    _say(args, f"{table.path}: {X.shape[0]} rows, {X.shape[1]} features; target {target}: "
-               f"{what}")
+    target = "the labels" if table.format == "svmlight" else ", ".join(map(repr, args.target))
+    plural = "s" if len(args.target) > 1 else ""
+    _say(args, f"{table.path}: {X.shape[0]} rows, {X.shape[1]} features; target{plural} "
+               f"{target}: {what}")
     if not args.quiet:
         try:
             from sklearn.callback import ProgressBar
@@ -488,12 +491,12 @@ def _prediction_features(args, table, model):
     if table.format == "svmlight":
         return fit_features(table, as_matrix(table, dtype), n_features)
     check_columns(table, args.drop, "such", " to --drop")
-    pd = sys.modules["pandas"]
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         check_columns(table, list(names), "feature",
                       f" (the model takes {n_features}: {', '.join(map(str, names))})")
-        return pd.DataFrame({c: numbers(table, c, dtype=dtype) for c in names})
+        return pandas(table.format).DataFrame({c: numbers(table, c, dtype=dtype)
+                                               for c in names})
     columns = [c for c in table.columns if c not in args.drop]
     if len(columns) != n_features:
         raise DataError(f"{table.path}: {len(columns)} columns ({', '.join(map(str, columns))})"

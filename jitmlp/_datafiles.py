@@ -33,7 +33,8 @@ class DataError(Exception):
     """Something wrong in a data or model file; the message is one line meant for the user."""
 
 
-def _pandas(what):
+def pandas(what):
+    """The pandas module; a DataError naming the extra to install without it."""
     try:
         import pandas
     except ImportError as error:
@@ -170,7 +171,7 @@ def read(path, fmt=None, *, zero_based="auto"):
 
 
 def _read_text(path, fmt):
-    pd = _pandas(fmt.upper())
+    pd = pandas(fmt.upper())
     sep = _SEPARATORS[fmt]
     table = Table(path, fmt)
     try:
@@ -201,7 +202,7 @@ def _read_text(path, fmt):
 
 
 def _read_parquet(path):
-    pd = _pandas("Parquet")
+    pd = pandas("Parquet")
     try:
         frame = pd.read_parquet(path)
     except ImportError as error:
@@ -277,7 +278,7 @@ def numbers(table, column, expected="a number", dtype=np.float64):
 
     Numbers (and booleans, as 0 and 1) pass; text, missing values, dates and infinities do not.
     """
-    pd = _pandas(table.format)
+    pd = pandas(table.format)
     values = table.frame[column]
     if values.dtype.kind in "mM":
         raise DataError(f"{table.path}: column {column!r} holds {values.dtype} values, "
@@ -299,7 +300,7 @@ def numbers(table, column, expected="a number", dtype=np.float64):
     if raw is None or not raw.strip():
         said = "empty" if raw is not None else "missing"
     elif np.isinf(array[i]):
-        said, expected = f"{raw!r}", f"a finite number ({expected})"
+        said, expected = f"{raw!r}", expected.replace("a number", "a finite number", 1)
     else:
         said = f"{raw!r} is not a number"
     raise DataError(f"{table.path}: {table.where(i)}, column {column!r}: {said}, "
