@@ -301,6 +301,9 @@ def main(argv=None) -> int:
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside a fit (a fit stops and its model is saved)
+        print("interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # predictions piped into a reader that stopped (| head)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's recipe
         return 1
@@ -312,10 +315,15 @@ def _say(args, *text, file=None):
         print(*text, file=file or sys.stdout, flush=True)
 
 
-def _check_writable(path, what):
+def _check_writable(path, what, *inputs):
+    """Refuse, before any work, an output path in no folder or naming one of the ``inputs``."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise DataError(f"{path}: no folder {folder!r} to write the {what} into")
+    for given in inputs:
+        if os.path.exists(path) and os.path.exists(given) and os.path.samefile(path, given):
+            raise DataError(f"{path}: is an input of this command, not overwritten with the "
+                            f"{what}")
 
 
 def _zero_based(args):
@@ -337,7 +345,7 @@ def _check_plot(parser, args):
     if kind not in kinds:
         parser.error(f"argument --plot: cannot write {kind or 'an image without extension'!r}; "
                      f"name a file ending in one of: {', '.join(sorted(kinds))}")
-    _check_writable(args.plot, "plot")
+    _check_writable(args.plot, "plot", args.data)
 
 
 def _targets(args, table, task):
@@ -407,7 +415,7 @@ def _caught(caught):
 def run_train(args, parser) -> int:
     """``python -m jitmlp train``."""
     _check_plot(parser, args)
-    _check_writable(args.out, "model")
+    _check_writable(args.out, "model", args.data)
     dtype = np.dtype(args.dtype)
     table = read(args.data, args.format, zero_based=_zero_based(args))
     X, y, weight, task = _training_data(args, table, dtype)
@@ -512,7 +520,7 @@ def run_predict(args, parser) -> int:
         parser.error(f"argument --proba: {args.model} holds a {type(model).__name__}, which "
                      f"predicts values, not class probabilities")
     if args.out != "-":
-        _check_writable(args.out, "predictions")
+        _check_writable(args.out, "predictions", args.model, args.data)
     table = read(args.data, args.format, zero_based=_zero_based(args))
     X = _prediction_features(args, table, model)
 

@@ -352,6 +352,8 @@ def test_other_input_errors(tmp_path, capsys):
         (["train", data, "--target", "animal", "--out", tmp_path / "no" / "m"],
          "no folder"),
         (["predict", data, data], "not a jitmlp model file"),
+        (["train", data, "--target", "animal", "--out", data],
+         "train.csv: is an input of this command, not overwritten with the model"),
     ]
     for argv, message in cases:
         if argv[0] == "train" and "--out" not in argv:
