@@ -21,6 +21,7 @@ import time
 import traceback
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass
 from multiprocessing import get_context
 
@@ -38,6 +39,10 @@ ENTRIES = {
     "predict": ("MLPClassifier.predict_proba (untrained weights)",
                 ("predict_forward", "_predict_block")),
     "lbfgs": ("MLPRegressor(solver='lbfgs').fit", ("batch_loss_and_grad",)),
+    # the fit's kernels in two halves that compile side by side in two processes (the main job)
+    "chunk": ("MLPClassifier(solver='adam').fit, its chunk only", ("chunk",)),
+    "epoch": ("MLPClassifier(solver='adam').fit, all but its chunk",
+              ("run_epoch", "shuffle_in_place")),
 }
 
 # Order of the tasks (the pool starts them in this order). The fit tasks come first, both dtypes
@@ -154,6 +159,35 @@ def _tiny_data(dtype):
     return X, y
 
 
+class _Compiled(Exception):
+    """Ends a fit of the "chunk" and "epoch" tasks once their kernels are compiled."""
+
+
+def _fit_half(X, y, half: str) -> None:
+    """Compile one half of a fit's kernels: its chunk, or everything else (the chunk is called
+    through its address, so neither half needs the other compiled)."""
+    from unittest import mock
+
+    from . import _estimators
+    from ._epoch import run_epoch
+    from ._estimators import MLPClassifier
+
+    def stop_before_epoch(*args):
+        if half == "epoch":  # compiled (or loaded) for exactly the arguments of the fit
+            run_epoch.compile(tuple(numba.typeof(a) for a in args))
+        raise _Compiled
+
+    try:
+        with ExitStack() as patched:
+            patched.enter_context(mock.patch.object(_estimators, "run_epoch", stop_before_epoch))
+            if half == "epoch":  # no chunk: stand-in addresses, never called
+                patched.enter_context(mock.patch.object(_estimators, "chunk_kernels_of",
+                                                        lambda *args: ((0, 0), (0, 0))))
+            MLPClassifier((5,), batch_size=5, max_iter=1, random_state=0).fit(X, y)
+    except _Compiled:
+        pass
+
+
 def _exercise(entry: str, dtype: str) -> None:
     """Call the public API on a few rows so that it compiles (or loads) ``entry``'s kernels."""
     from sklearn.exceptions import ConvergenceWarning
@@ -166,6 +200,8 @@ def _exercise(entry: str, dtype: str) -> None:
         warnings.simplefilter("ignore", ConvergenceWarning)
         if entry == "fit":
             MLPClassifier((5,), batch_size=5, max_iter=1, random_state=0).fit(X, y)
+        elif entry in ("chunk", "epoch"):
+            _fit_half(X, y, entry)
         elif entry == "lbfgs":
             MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=2,
                          random_state=0).fit(X, y.astype(X.dtype))
