@@ -29,3 +29,41 @@ def test_stale_kernels_in_numba_cache_dir_are_dropped(tmp_path):
     assert not os.path.isfile(kernel)
     with open(stamp) as f:
         assert f.read() != "digest of other sources"
+
+
+def _kernel_modules():
+    """Modules that define compiled code (jit, jit_parallel, intrinsic, overload), and what they
+    import from the package, transitively."""
+    import ast
+    from pathlib import Path
+
+    import jitmlp
+
+    package = Path(jitmlp.__file__).parent
+    imports, defines = {}, set()
+    for source in package.glob("*.py"):
+        tree = ast.parse(source.read_text())
+        imports[source.name] = {f"{node.module}.py" for node in ast.walk(tree)
+                                if isinstance(node, ast.ImportFrom) and node.level == 1
+                                and node.module}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                for decorator in node.decorator_list:
+                    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+                    name = getattr(target, "id", getattr(target, "attr", ""))
+                    if name in ("jit", "jit_parallel", "intrinsic", "overload"):
+                        defines.add(source.name)
+    modules, todo = set(), list(defines)
+    while todo:
+        name = todo.pop()
+        if name not in modules:
+            modules.add(name)
+            todo.extend(imports.get(name, ()))
+    return modules
+
+
+def test_the_digest_covers_every_module_kernels_are_compiled_from():
+    import jitmlp._config as config
+
+    assert "_epoch.py" in _kernel_modules() and "_estimators.py" not in _kernel_modules()
+    assert set(config.KERNEL_SOURCES) == _kernel_modules()
