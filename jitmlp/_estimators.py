@@ -10,6 +10,7 @@ in one compiled call per epoch (``_epoch.run_epoch``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import threading
 import warnings
@@ -53,6 +54,16 @@ from ._threads import default_threads
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _INDEX = np.int64  # index dtype of the CSR arrays handed to compiled code
+
+
+_FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+_PREDICT_KERNELS = {}  # (dtype, dense input) -> _epoch.predict_kernel_of those arguments
+
+
+@functools.lru_cache(maxsize=64)
+def _layout_of(units: tuple) -> Layout:
+    """The Layout of these layer widths, made once (its arrays are only read)."""
+    return Layout.from_units(units)
 
 
 def _frozen(a, dtype=None):
@@ -577,14 +588,28 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         return True
 
     # ----------------------------------------------------------------- predict
+    def _validate_for_predict(self, X):
+        """``validate_data(self, X, reset=False, ...)`` for predict, the same checks made
+        directly where X is a plain 2-D float array that passes them all (the usual case when
+        serving a few rows at a time, where validate_data's general path costs more than the
+        prediction); anything else goes through validate_data, with its errors and warnings."""
+        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in _FLOAT_DTYPES
+                and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
+                and not hasattr(self, "feature_names_in_")):
+            with np.errstate(over="ignore", invalid="ignore"):
+                finite = np.isfinite(X.sum())
+            if finite:  # (a sum that is not finite sends X to validate_data, which says why)
+                return X
+        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                             dtype=(np.float64, np.float32))
+
     def _forward_pass_fast(self, X, check_input=True):
         """ŷ = O(a_L) for every row of X, computed in compiled code."""
         if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
-                              dtype=(np.float64, np.float32))
+            X = self._validate_for_predict(X)
         # the product's dtype as numpy would give it: float32 only if both X and W are float32
         dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
-        layout = Layout.from_units([X.shape[1]] + [c.shape[1] for c in self.coefs_])
+        layout = _layout_of((X.shape[1], *(c.shape[1] for c in self.coefs_)))
         theta = layout.pack(self.coefs_, self.intercepts_, dtype)
         X_dense, X_csr = _kernel_input(X, dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout)
@@ -593,9 +618,15 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         # a large X goes in several calls, so that Ctrl-C is seen between them
         step = _slice_length(2.0 * layout.n_weights, PREDICT_BLOCK)
         y_hat = np.empty((n, layout.units[-1]), dtype=dtype)
-        kernel = predict_kernel_of(X_dense, X_csr, rows, theta, units, w_off, b_off, act, out,
-                                   y_hat)
-        with _numba_threads(self.n_jobs):
+        # the arguments' types follow from the dtype and dense or sparse input alone
+        key = (dtype, X_csr is None)
+        kernel = _PREDICT_KERNELS.get(key)
+        if kernel is None:
+            kernel = _PREDICT_KERNELS[key] = predict_kernel_of(
+                X_dense, X_csr, rows, theta, units, w_off, b_off, act, out, y_hat)
+        # one block of rows runs on this thread: no thread count to set
+        threads = _numba_threads(self.n_jobs) if n > PREDICT_BLOCK else contextlib.nullcontext()
+        with threads:
             for first in range(0, n, step):
                 part = slice(first, first + step)
                 predict_forward(kernel, X_dense if X_csr is not None else X_dense[part], X_csr,
@@ -755,9 +786,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     def _predict(self, X, check_input=True, y_hat=None):
         """Predictions for X; from ``y_hat``, the network's output for X, where it is given."""
         y_pred = self._forward_pass_fast(X, check_input=check_input) if y_hat is None else y_hat
+        binarizer = self._label_binarizer
+        if binarizer.y_type_ == "multiclass" and not binarizer.sparse_input_:
+            # what inverse_transform does for these, without its checks of a fitted binarizer
+            # and of the array namespace (most of a small predict's time)
+            classes = binarizer.classes_
+            return classes[np.clip(np.argmax(y_pred, axis=1), 0, classes.shape[0] - 1)]
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+        return binarizer.inverse_transform(y_pred)
 
     def _score(self, X, y, sample_weight=None, y_hat=None):
         return self._score_with_function(X, y, sample_weight, accuracy_score, y_hat)

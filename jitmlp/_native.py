@@ -19,6 +19,7 @@ from __future__ import annotations
 import zlib
 
 import numba
+import numpy as np
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
@@ -30,16 +31,37 @@ def _digest(argtypes) -> int:
     return zlib.crc32(repr(tuple(argtypes)).encode())
 
 
+def _fingerprint(a):
+    """What numba's type of ``a`` depends on, read cheaply (numba.typeof takes about 20 us for
+    an array; a predict of one row must not spend its time there)."""
+    if isinstance(a, np.ndarray):
+        flags = a.flags
+        return (type(a), a.dtype.str, a.ndim, flags.c_contiguous, flags.f_contiguous,
+                flags.writeable, flags.aligned)
+    if isinstance(a, tuple):
+        return tuple(_fingerprint(x) for x in a)
+    return type(a)
+
+
+_ADDRESSES = {}  # (dispatcher, fingerprints of the arguments) -> (address, digest)
+
+
 def address_of(dispatcher, args) -> tuple:
     """(address, digest) of ``dispatcher`` compiled for the types of ``args``, compiling it (or
     loading it from numba's cache) if needed. With NUMBA_DISABLE_JIT, (the function, 0)."""
     if numba.config.DISABLE_JIT:
         return (dispatcher, 0)
+    key = (dispatcher, _fingerprint(args))
+    found = _ADDRESSES.get(key)
+    if found is not None:
+        return found
     argtypes = tuple(canonical_type(numba.typeof(a)) for a in args)
     dispatcher.compile(argtypes)
     cres = dispatcher.overloads[argtypes]
     address = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
-    return (address, _digest(argtypes))
+    # the compiled code stays loaded for the life of the process (numba never unloads it)
+    _ADDRESSES[key] = found = (address, _digest(argtypes))
+    return found
 
 
 if numba.config.DISABLE_JIT:

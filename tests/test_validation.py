@@ -140,3 +140,49 @@ def test_multilabel_indicator_targets():
     assert model.out_activation_ == "logistic"
     assert model.predict(X).shape == (40, 3)
     assert set(np.unique(model.predict(X))) <= {0, 1}
+
+
+def _outcome(call):
+    """("ok", result) or (error type, message), and the warnings raised, of ``call()``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = ("ok", call())
+        except Exception as error:  # noqa: BLE001 - compared between the two libraries
+            result = (type(error).__name__, str(error).replace("MLPClassifier", "<est>"))
+    messages = sorted(str(w.message).replace("MLPClassifier", "<est>") for w in caught
+                      if not issubclass(w.category, ConvergenceWarning))
+    return result, messages
+
+
+PREDICT_INPUTS = {
+    "NaN": lambda A: np.where(np.arange(A.size).reshape(A.shape) == 4, np.nan, A),
+    "inf": lambda A: np.where(np.arange(A.size).reshape(A.shape) == 4, -np.inf, A),
+    "sum overflows": lambda A: np.full_like(A, 1e308),
+    "wrong features": lambda A: A[:, :2],
+    "1-D": lambda A: A[:, 0],
+    "no rows": lambda A: A[:0],
+    "float16": lambda A: A.astype(np.float16),
+    "int": lambda A: (A * 10).astype(np.int64),
+    "Fortran": np.asfortranarray,
+    "strided": lambda A: np.repeat(A, 2, axis=1)[:, ::2],
+    "DataFrame": lambda A: pd.DataFrame(A, columns=["a", "b", "c"]),
+}
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+@pytest.mark.parametrize("case", list(PREDICT_INPUTS))
+def test_predict_checks_its_input_as_sklearn_does(case, method):
+    """predict's shortcut for plain float arrays (no validate_data) keeps every check: the same
+    result, error and warnings as scikit-learn for each kind of input."""
+    from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+
+    Xp = PREDICT_INPUTS[case](X[:6])
+    outcomes = []
+    for Est in (MLPClassifier, SkMLPClassifier):
+        model = fitted(Est(hidden_layer_sizes=(4,), max_iter=3, random_state=0))
+        result, messages = _outcome(lambda: getattr(model, method)(Xp))
+        if result[0] == "ok":
+            result = ("ok", np.asarray(result[1]).shape)
+        outcomes.append((result, messages))
+    assert outcomes[0] == outcomes[1]

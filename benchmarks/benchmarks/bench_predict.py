@@ -35,3 +35,36 @@ class PredictProba:
         return float(f"{rate:.4g}")
 
     track_rows_per_second.unit = "rows/s"
+
+
+class PredictFewRows:
+    """Serving latency: ``predict_proba`` and ``predict`` of 1 and 10 rows of digits (a fitted
+    (100,) network), jitmlp beside scikit-learn: per-call overhead, not arithmetic."""
+
+    params = (["jitmlp", "sklearn"], [1, 10])
+    param_names = ["library", "rows"]
+
+    def setup(self, library, rows):
+        import warnings
+
+        from sklearn.datasets import load_digits
+        from sklearn.exceptions import ConvergenceWarning
+
+        if library == "jitmlp":
+            _require_jitmlp()
+            from jitmlp import MLPClassifier
+        else:
+            from sklearn.neural_network import MLPClassifier
+        X, y = load_digits(return_X_y=True)
+        X = X / 16.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.model = MLPClassifier(max_iter=20, random_state=0).fit(X, y)
+        self.X = X[:rows].copy()
+        self.model.predict_proba(self.X)  # warm-up: compilation or loading
+
+    def time_predict_proba(self, library, rows):
+        self.model.predict_proba(self.X)
+
+    def time_predict(self, library, rows):
+        self.model.predict(self.X)
