@@ -101,7 +101,7 @@ def _binarized(label_binarizer, y):
 
     Called on the y the binarizer was just fitted on, or whose classes were just checked
     against ``classes_``; for 1-D binary and multiclass y the indicator is built directly, without
-    ``transform``'s second validation of y (0.45 of a digits fit's 2 ms fixed cost). Any other y
+    ``transform``'s second validation of y (a large share of a small fit's fixed cost). Any other y
     (multilabel, a single class, a label that is not a class) goes through ``transform``.
     """
     classes = label_binarizer.classes_
