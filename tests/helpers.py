@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import sklearn.neural_network as sk
+from sklearn.datasets import make_classification, make_multilabel_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 
 import jitmlp
@@ -51,6 +52,23 @@ def rel_diff(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
 
 
+def task_data(task):
+    """A small (X, y) of each task: multiclass, binary, multilabel, regression, multioutput."""
+    if task == "multiclass":
+        X, y = make_classification(120, 6, n_informative=4, n_classes=3, random_state=0)
+    elif task == "binary":
+        X, y = make_classification(120, 6, n_informative=4, n_classes=2, random_state=0)
+    elif task == "multilabel":
+        X, y = make_multilabel_classification(120, 6, n_classes=3, random_state=0)
+    elif task == "regression":
+        X, y = make_regression(120, 6, n_targets=1, noise=0.5, random_state=0)
+        y = y / y.std()
+    else:  # multi-output regression
+        X, y = make_regression(120, 6, n_targets=3, noise=0.5, random_state=0)
+        y = y / y.std(axis=0)
+    return X, y
+
+
 def fit_pair(cls_name, X, y, fit_kwargs=None, **params):
     """jitmlp's and scikit-learn's ``cls_name`` fitted alike (ConvergenceWarning silenced)."""
     fit_kwargs = fit_kwargs or {}
@@ -61,8 +79,9 @@ def fit_pair(cls_name, X, y, fit_kwargs=None, **params):
     return ours, theirs
 
 
-def assert_same_model(ours, theirs, rtol):
-    """The same epochs, shapes and dtypes, and weights and losses within ``rtol``."""
+def assert_same_model(ours, theirs, rtol=1e-6):
+    """The same epochs, shapes and dtypes, and weights and losses within ``rtol`` (1e-6: the
+    parity tolerance of float64 fits, whose differences are rounding)."""
     assert ours.n_iter_ == theirs.n_iter_
     assert ours.t_ == theirs.t_
     assert ours.out_activation_ == theirs.out_activation_

@@ -7,31 +7,14 @@ difference is rounding, ~1e-14).
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification, make_multilabel_classification, make_regression
 
-from helpers import assert_same_model, fit_pair
+from helpers import assert_same_model, fit_pair, task_data
 
 RTOL = 1e-6
 
 
-def _data(task):
-    if task == "multiclass":
-        X, y = make_classification(120, 6, n_informative=4, n_classes=3, random_state=0)
-    elif task == "binary":
-        X, y = make_classification(120, 6, n_informative=4, n_classes=2, random_state=0)
-    elif task == "multilabel":
-        X, y = make_multilabel_classification(120, 6, n_classes=3, random_state=0)
-    elif task == "regression":
-        X, y = make_regression(120, 6, n_targets=1, noise=0.5, random_state=0)
-        y = y / y.std()
-    else:  # multi-output regression
-        X, y = make_regression(120, 6, n_targets=3, noise=0.5, random_state=0)
-        y = y / y.std(axis=0)
-    return X, y
-
-
 def fit_both(task, **params):
-    X, y = _data(task)
+    X, y = task_data(task)
     cls = "MLPClassifier" if task in ("multiclass", "binary", "multilabel") else "MLPRegressor"
     return (*fit_pair(cls, X, y, **params), X)
 
