@@ -58,7 +58,7 @@ def bias_g_rows(a, b, code, r0, r1):
 
     ``a`` is C-contiguous (a view of a workspace), so rows r0:r1 are one contiguous span; long
     spans vectorize better than row-by-row loops (logistic and tanh). ReLU is applied in the
-    same pass as the bias (digits, 100 x 100: 1.41 -> 0.73 us).
+    same pass as the bias: one pass over the memory instead of two.
     """
     m = a.shape[1]
     if code == RELU:  # cheap enough to fuse with the bias: one pass over the rows, not two

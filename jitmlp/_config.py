@@ -191,10 +191,8 @@ _AVX512 = "+avx512f" in _target_features().split(",")
 # Bits of one SIMD vector of the layer products (_simd): one register where AVX-512 is there.
 VECTOR_BITS = 512 if _AVX512 else 256
 # Vectors across a register tile of C (_layers): 6 rows x 4 vectors = 24 accumulators fit AVX-512's
-# 32 registers; with 16 (AVX2) 6 x 2 do. Measured with AVX2 code (NUMBA_CPU_FEATURES without
-# avx512), one thread, 100x64x100 float64: 31.9 us with 512-bit vectors in 6x4 tiles (spilling),
-# 24.5 us with 256-bit vectors in 6x2 tiles; the LLVM-vectorized row kernels these replaced took
-# 30.9 and 30.4 us in the same two runs.
+# 32 registers; with 16 (AVX2) 6 x 2 do (a 6 x 4 tile of 512-bit vectors would spill there;
+# docs/performance.md).
 TILE_VECTORS = 4 if _AVX512 else 2
 
 
@@ -216,27 +214,26 @@ NARROW_MIN_M = 16
 # by one thread, their gradients then summed in chunk order. The split depends only on the batch
 # size (at most MAX_CHUNKS chunks of at least MIN_CHUNK_ROWS rows), never on the thread count, so
 # the result is the same for any number of threads. Two chunks (one per core of the 2-core machines
-# the suite is judged on) measured faster than four: half the per-chunk gradients to add up, and
-# products of twice the rows (mnist-shape: 686 vs 971 us per batch; regression: 873 vs 1144 us).
+# the suite is judged on) rather than four: half the per-chunk gradients to add up, and products
+# of twice the rows (docs/performance.md).
 MAX_CHUNKS = 2
 MIN_CHUNK_ROWS = 16
 # From this many flops per minibatch on, a batch runs as one chunk whose layer products split
-# their rows over the threads instead (see _epoch.n_chunks_of). Measured: one chunk per thread is
-# faster at mnist-shape (64 MFLOP per batch: 686 vs 773 us) and regression (100 MFLOP: 873 vs
-# 933 us); at wide-f32 (616 MFLOP) the row-parallel single chunk is ahead (3221 vs 3330 us).
+# their rows over the threads instead (see _epoch.n_chunks_of): set between the batches where one
+# chunk per thread wins (100 MFLOP) and where the row-parallel chunk does (616 MFLOP;
+# docs/performance.md).
 CHUNKED_MAX_FLOPS = 2.0e8
 # Under this many flops per minibatch the whole batch runs on the calling thread, as one chunk
-# (see _epoch.n_chunks_of). tiny-batch (0.1 MFLOP per batch), measured: two chunks on two threads
-# 0.026-0.028 s per fit while this machine's cross-core traffic is fast, 0.044-0.048 s in its
-# slow spells (an empty parallel region then costs 2.4 us instead of 0.9); one chunk on the
-# calling thread 0.031-0.035 s throughout. digits (6.3 MFLOP per batch) stays on two chunks.
+# (see _epoch.n_chunks_of): waking a second thread and moving θ and the gradient sums between the
+# cores costs more than such a batch takes, and in slow spells of cross-core traffic much more
+# (tiny-batch, 0.1 MFLOP per batch, is under it; digits, 6.3 MFLOP, is not; docs/performance.md).
 SERIAL_MAX_FLOPS = 1.0e6
 # Elements of θ per block of the fused gradient + optimizer step (_epoch.update_theta): small enough
 # that a block of θ, its gradient, the optimizer's state and the chunks' sums stay in L1 between
 # the step's three loops; also the grouping of the ‖W‖² sum, so a constant.
 UPDATE_BLOCK = 1024
-# θ of at least this many elements is updated by all threads (digits, 7,510 elements: 8.1 -> 5.9
-# us per step).
+# θ of at least this many elements is updated by all threads (digits' 7,510 elements gain;
+# docs/performance.md).
 UPDATE_PARALLEL_MIN = 4096
 # Work (flops) of one compiled call in fit and predict: a longer epoch runs as several calls over
 # consecutive slices of its minibatches, a larger prediction as several calls over row slices, so

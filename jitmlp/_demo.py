@@ -23,9 +23,8 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from . import MLPClassifier, _config
 from ._precompile import Task, default_jobs, kernels_cached, run_task, run_tasks
 
-# The wait to expect, printed: compile_kernels_once's "Compiled in" figure from an empty
-# NUMBA_CACHE_DIR on a 2-core machine, nothing else running: 23.7, 22.7 and 24.0 s in three runs
-# of `python -m jitmlp` (25.6 s of process time, median).
+# The wait to expect, printed: the median of compile_kernels_once's "Compiled in" figure from an
+# empty NUMBA_CACHE_DIR on a 2-core machine, nothing else running (docs/performance.md).
 COMPILE_SECONDS = 23
 
 

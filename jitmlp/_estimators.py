@@ -38,6 +38,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ._activations import ACTIVATIONS
 from ._callbacks import FitTasks, StopFit
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
+from ._docs import CLASSIFIER_DOC, REGRESSOR_DOC
 from ._epoch import (
     batch_loss_and_grad,
     chunk_kernels_of,
@@ -100,7 +101,7 @@ def _binarized(label_binarizer, y):
 
     Called on the y the binarizer was just fitted on, or whose classes were just checked
     against ``classes_``; for 1-D binary and multiclass y the indicator is built directly, without
-    ``transform``'s second validation of y (0.45 of a digits fit's 2 ms fixed cost). Any other y
+    ``transform``'s second validation of y (a large share of a small fit's fixed cost). Any other y
     (multilabel, a single class, a label that is not a class) goes through ``transform``.
     """
     classes = label_binarizer.classes_
@@ -696,25 +697,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         return score_function(y, y_pred, sample_weight=sample_weight)
 
 
-_SHARED_DOC = """
-    n_jobs : int, default=None
-        Threads for the compiled kernels during fit and predict. None means all of numba's
-        threads (``NUMBA_NUM_THREADS``, the machine's cores by default), except in a task on a
-        ``dask.distributed`` worker, where it means the task's share of the host's cores:
-        ``max(1, cores // T)`` for T task threads of the Dask workers on that host (README,
-        "Scaling out"). Negative values count back from ``NUMBA_NUM_THREADS`` (-1 = all). The
-        previous thread count is restored afterwards.
-"""
-
-
 class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
-    """Multi-layer Perceptron classifier, a drop-in for scikit-learn's ``MLPClassifier``.
-
-    Same parameters, defaults, fitted attributes and results as
-    ``sklearn.neural_network.MLPClassifier``; forward and backward passes run in Numba-compiled
-    loops, one compiled call per epoch. See scikit-learn's documentation for each parameter.
-    Extra parameter:
-    """ + _SHARED_DOC
+    __doc__ = CLASSIFIER_DOC  # numpydoc, in _docs.py
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -872,13 +856,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
 
 class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
-    """Multi-layer Perceptron regressor, a drop-in for scikit-learn's ``MLPRegressor``.
-
-    Same parameters, defaults, fitted attributes and results as
-    ``sklearn.neural_network.MLPRegressor``; forward and backward passes run in Numba-compiled
-    loops, one compiled call per epoch. See scikit-learn's documentation for each parameter.
-    Extra parameter:
-    """ + _SHARED_DOC
+    __doc__ = REGRESSOR_DOC  # numpydoc, in _docs.py
 
     _parameter_constraints: dict = {
         **BaseMultilayerPerceptron._parameter_constraints,

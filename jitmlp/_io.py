@@ -75,6 +75,13 @@ def skops_trusted_types():
     -------
     types : list of str
         Fully qualified type names, as ``skops.io.get_untrusted_types`` reports them.
+
+    Examples
+    --------
+    >>> import jitmlp
+    >>> jitmlp.skops_trusted_types()  # doctest: +NORMALIZE_WHITESPACE
+    ['jitmlp._estimators.MLPClassifier', 'jitmlp._estimators.MLPRegressor',
+     'jitmlp._estimators._OptimizerState']
     """
     return [f"{t.__module__}.{t.__qualname__}" for t in (MLPClassifier, MLPRegressor,
                                                          _OptimizerState)]
@@ -289,6 +296,23 @@ def save(model, path):
     ValueError
         If a parameter or attribute cannot be stored without pickle (a parameter that is an
         arbitrary object, labels of object dtype mixing types).
+
+    See Also
+    --------
+    load : read the file back.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import jitmlp
+    >>> X, y = np.array([[0.0], [1.0], [2.0], [3.0]]), [0, 0, 1, 1]
+    >>> clf = jitmlp.MLPClassifier((4,), solver="lbfgs", random_state=0).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.jitmlp")
+    >>> jitmlp.save(clf, path)
+    >>> same = jitmlp.load(path)
+    >>> bool((same.predict_proba(X) == clf.predict_proba(X)).all())
+    True
     """
     meta, arrays = _state(model)
     blob = json.dumps(meta, allow_nan=False, sort_keys=True).encode("utf-8")
@@ -565,6 +589,11 @@ def load(path):
         If the file is not a jitmlp model file, was written by a newer format version, is
         truncated or corrupt, or has missing or unknown arrays or keys, arrays of the wrong
         dtype or shape, or invalid parameters. The message names the problem.
+
+    See Also
+    --------
+    save : write a model; its example loads one too.
+    skops_trusted_types : loading with skops instead.
     """
     npz, where = _open(path)
     with npz:

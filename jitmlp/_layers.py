@@ -18,11 +18,9 @@ column is ever computed by scalar code; strips have no 4-row tile (their leftove
 at a time). Without AVX-512 (16 vector registers, ``TILE_VECTORS`` = 2) the 6x4 tile would
 spill, and every column goes in 2-vector strips.
 
-The row-at-a-time kernels these replace (6 rows x 4 k per pass over C rows, vectorized by LLVM)
-read and wrote C on every pass and paid LLVM's run-time alias checks and a scalar remainder per
-pass: measured on one thread in the same run, 100x64x100 float64
-17.6 -> 11.9 us, 784x100x100 (weight gradient) 228 -> 154 us, float32 256x784x512
-1594 -> 940 us, with the same bits.
+Why tiles: a kernel that goes over C a few rows at a time (vectorized by LLVM) reads and writes
+C on every pass and pays LLVM's run-time alias checks and a scalar remainder per pass; the tiles
+keep C in registers over the whole sum (figures: docs/performance.md).
 
 Determinism: every element of C is owned by exactly one thread (threads split C's rows in fixed
 blocks) and is the left-to-right FMA chain fma(a_{K-1}, b_{K-1}, ... fma(a_0, b_0, 0)) over the
@@ -315,9 +313,7 @@ def transpose(A, AT):
     """AT = Aᵀ, copied so that grad_h = grad_a Wᵀ reads B = W_kᵀ in contiguous vectors.
 
     Eight rows of A at a time: for each column j the eight values land side by side in row j of
-    AT (one cache line in float64), instead of eight scattered stores one row of A apart. Measured
-    1.5-3.3x faster than a row-by-row copy (100x100 f64: 2.67 -> 1.80 us; 128x256 f32:
-    20.3 -> 5.1 us).
+    AT (one cache line in float64), instead of eight scattered stores one row of A apart.
     """
     M, N = A.shape
     i = 0

@@ -101,9 +101,19 @@ class LossCurveDisplay:
 
     Examples
     --------
+    >>> import warnings
+    >>> from sklearn.datasets import load_iris
     >>> from jitmlp import LossCurveDisplay, MLPClassifier
-    >>> clf = MLPClassifier(early_stopping=True).fit(X, y)  # doctest: +SKIP
-    >>> LossCurveDisplay.from_estimator(clf)  # doctest: +SKIP
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier((8,), early_stopping=True, max_iter=20, random_state=0)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # 20 epochs: a ConvergenceWarning
+    ...     clf = clf.fit(X, y)
+    >>> display = LossCurveDisplay.from_estimator(clf)
+    >>> len(display.line_.get_xdata()) == len(clf.loss_curve_) == clf.n_iter_
+    True
+    >>> display.validation_line_ is not None
+    True
     """
 
     def __init__(self, *, loss_curve, validation_loss_curve=None, loss_name=None, name=None):

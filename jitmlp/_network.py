@@ -68,9 +68,7 @@ class Layout:
         own, separately allocated. Chunks run side by side on different threads; with one shared
         allocation both threads write next to each other and take views of it (each view an
         atomic update of the allocation's one reference count), so cache lines move between the
-        cores. Measured on digits, forward + backward of a 200-row batch: 61-62 us with shared
-        buffers in the machine's fast phases and 84-88 us in its slow ones, against 59-62 us in
-        both with buffers of their own.
+        cores, which is slow whenever the machine's cross-core traffic is (docs/performance.md).
 
         h       per chunk: its rows of h_0 (the gathered inputs) .. h_L (= ŷ), layer k from
                 ``h_off[k]``, row-major

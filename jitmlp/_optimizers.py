@@ -36,7 +36,7 @@ def adam_span(theta, grad, m, v, b1, b2, eta, eps, p0, p1):
     """Adam on θ[p0:p1] with the bias-corrected step size eta.
 
     The index is unsigned, so numba emits no negative-index wraparound and the loop vectorizes
-    while indexing the whole arrays (measured: as fast as indexing views θ[p0:p1] from 0). No
+    while indexing the whole arrays (as fast as indexing views θ[p0:p1] from 0). No
     views: every view takes a reference on the array, an atomic update that two threads
     updating neighbouring blocks would contend for.
     """

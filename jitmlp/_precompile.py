@@ -48,9 +48,8 @@ ENTRIES = {
 # Order of the tasks (the pool starts them in this order). The fit tasks come first, both dtypes
 # side by side: they share no compiled code (other argument types), and they compile the kernels
 # lbfgs and predict call too (chunk, reduce_chunks, the layer products), which the later tasks
-# then load from the cache instead of compiling them a second time at the same moment. Measured
-# with 2 processes on 2 cores, empty cache: 40.1 and 41.5 s in this order; 69.7 s with each fit
-# beside the predict and lbfgs of its own dtype (fit64, predict64, lbfgs64, fit32, ...).
+# then load from the cache instead of compiling them a second time at the same moment
+# (docs/performance.md).
 ORDER = ("fit", "predict", "lbfgs")
 
 

@@ -3,8 +3,8 @@
 scikit-learn draws each epoch's order with ``sklearn.utils.shuffle``, that is numpy's legacy
 ``RandomState.shuffle`` of ``arange(n)``: Fisher-Yates from the last position down, position i
 swapped with j drawn by numpy's ``random_interval(i)`` (a masked draw from the MT19937 stream,
-repeated until it is <= i). numpy's own shuffle plus the indexing cost about 10 ns a sample
-(1797 samples: 18 us, 20000: 200 us per epoch). Here the same swaps run compiled, drawing from
+repeated until it is <= i), a Python-level call plus indexing once per epoch. Here the same
+swaps run compiled, drawing from
 the RandomState's own MT19937 state in place, so the RandomState ends in the state numpy's
 shuffle leaves it in.
 
@@ -47,8 +47,8 @@ def shuffle_in_place(state, x):
     numpy's loop, for i = n-1 .. 1: draw 32-bit words w (mt19937_next) until w & mask <= i,
     mask the smallest 2^b - 1 >= i, then swap x[i] and x[w & mask]. Written here as one loop
     over the draws, without a branch on the random outcome: a rejected draw swaps x[i] with
-    itself and keeps i (the outcome would mispredict a branch about every third draw;
-    1797 samples: 13 -> 7 us). Draws are 32-bit, so len(x) <= 2^32.
+    itself and keeps i (the outcome would mispredict a branch about every third draw). Draws are
+    32-bit, so len(x) <= 2^32.
     """
     key = state[:_N]
     pos = np.int64(state[_N])

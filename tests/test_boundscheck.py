@@ -7,9 +7,9 @@ of its own (the checked code must neither come from nor go into the ordinary cac
 the explicit SIMD loads and stores of ``_simd.py``, which are LLVM vector IR on raw pointers.
 
 Cold compile of every kernel with the checks, then the parity tests and the fuzz test as CI runs
-it (JITMLP_FUZZ_EXAMPLES passes through); its cost is in the README ("Fuzzing"). numba applies
-NUMBA_BOUNDSCHECK in its lowering context to every function it compiles, whatever the function's
-own ``boundscheck`` option, so jitmlp's kernels are checked too.
+it (JITMLP_FUZZ_EXAMPLES passes through); its cost is in docs/testing.md ("Bounds checking").
+numba applies NUMBA_BOUNDSCHECK in its lowering context to every function it compiles, whatever
+the function's own ``boundscheck`` option, so jitmlp's kernels are checked too.
 """
 
 import os
@@ -47,7 +47,7 @@ sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-W", "ignore",
 
 # Slow on purpose (a cold compile of every kernel, with checks): 63-72 s here. Opt-in: with it,
 # the warm suite took 4 min 6 s on a fresh clone, over the 3 minutes the suite is held to
-# (README, "Fuzzing"); JITMLP_BOUNDSCHECK=1 runs it.
+# (docs/testing.md, "Bounds checking"); JITMLP_BOUNDSCHECK=1 runs it.
 @pytest.mark.cold_compile
 @pytest.mark.skipif(os.environ.get("JITMLP_BOUNDSCHECK") != "1",
                     reason="bounds-checked run is opt-in: set JITMLP_BOUNDSCHECK=1 (about 70 s)")

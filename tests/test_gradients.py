@@ -14,22 +14,12 @@ import numpy as np
 import pytest
 
 from jitmlp._activations import ACTIVATIONS
-from jitmlp._epoch import batch_loss_and_grad, chunk_kernels_of
-from jitmlp._estimators import _frozen, _kernel_input
 from jitmlp._network import Layout
-from jitmlp._outputs import OUTPUTS
+
+from helpers import compiled_loss_and_grad, targets_for
+from reference import G
 
 LD = np.longdouble
-
-
-def g_ref(a, name):
-    if name == "identity":
-        return a
-    if name == "logistic":
-        return 1 / (1 + np.exp(-a))
-    if name == "tanh":
-        return np.tanh(a)
-    return np.maximum(a, 0)
 
 
 def objective(theta, layout, X, Y, act, out, alpha):
@@ -37,7 +27,7 @@ def objective(theta, layout, X, Y, act, out, alpha):
     h = X.astype(LD)
     for k, (W, b) in enumerate(zip(coefs, intercepts)):
         a = h @ W.astype(LD) + b.astype(LD)
-        h = g_ref(a, act) if k < len(coefs) - 1 else a
+        h = G[act](a) if k < len(coefs) - 1 else a
     a_L = h
     Y = Y.astype(LD)
     if out == "softmax":
@@ -58,34 +48,7 @@ def objective(theta, layout, X, Y, act, out, alpha):
 
 
 def make_problem(out, n_outputs, rng, n=23, n_features=5):
-    X = rng.normal(size=(n, n_features))
-    if out == "softmax":
-        Y = np.eye(n_outputs)[rng.integers(0, n_outputs, n)]
-    elif out == "logistic":
-        Y = (rng.random((n, n_outputs)) < 0.5).astype(float)
-    elif out == "exp":
-        Y = rng.poisson(2.0, size=(n, n_outputs)).astype(float)
-    else:
-        Y = rng.normal(size=(n, n_outputs))
-    return X, Y
-
-
-def kernel_loss_grad(theta, layout, X, Y, act, out, alpha):
-    """Loss and gradient from the compiled kernel, called with the estimator's argument types
-    (read-only inputs), so that it shares the estimator's compiled kernels."""
-    n = X.shape[0]
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype)
-    theta = theta.copy()
-    grad = np.empty_like(theta)
-    X_dense, X_csr = _kernel_input(X, X.dtype)
-    Y, sw, idx = _frozen(Y), _frozen(np.ones(n)), _frozen(np.arange(n, dtype=np.int64))
-    args = (X_dense, X_csr, Y, sw, idx, theta)
-    rest = (layout.units, layout.w_off, layout.b_off, ACTIVATIONS[act], OUTPUTS[out],
-            float(np.finfo(float).eps))
-    kernel = chunk_kernels_of(*args, *rest, h_buf, h_off, ga_buf, wt, parts, stats, [n])
-    loss = batch_loss_and_grad(kernel, *args, grad, *rest, alpha, h_buf, h_off, ga_buf, wt, parts,
-                               stats)
-    return loss, grad
+    return rng.normal(size=(n, n_features)), targets_for(out, n_outputs, n, rng)
 
 
 CASES = [(out, n_out) for out, n_out in
@@ -102,7 +65,7 @@ def test_backprop_matches_finite_differences(hidden, act, out, n_outputs):
     layout = Layout.from_units([X.shape[1], *hidden, n_outputs])
     theta = rng.uniform(-0.7, 0.7, layout.size)
     alpha = 0.3
-    _, grad = kernel_loss_grad(theta, layout, X, Y, act, out, alpha)
+    _, grad = compiled_loss_and_grad(theta, layout, X, Y, act, out, alpha)
     step = 1e-6
     fd = np.empty(layout.size)
     for p in range(layout.size):
@@ -127,7 +90,7 @@ def test_reported_loss_matches_sklearn_definition(out, n_outputs):
     X, Y = make_problem(out, n_outputs, rng)
     layout = Layout.from_units([X.shape[1], 4, n_outputs])
     theta = rng.uniform(-0.7, 0.7, layout.size)
-    loss, _ = kernel_loss_grad(theta, layout, X, Y, "tanh", out, 0.3)
+    loss, _ = compiled_loss_and_grad(theta, layout, X, Y, "tanh", out, 0.3)
     coefs, intercepts = layout.unpack(theta)
     a_L = np.tanh(X @ coefs[0] + intercepts[0]) @ coefs[1] + intercepts[1]
     name = {"softmax": "log_loss", "logistic": "binary_log_loss", "identity": "squared_error",

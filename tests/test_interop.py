@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import sklearn.neural_network as sk
 from sklearn.exceptions import ConvergenceWarning
-from test_parity import _data, assert_same_model
 
 import jitmlp
+
+from helpers import assert_same_model, task_data
 
 CLASSIFICATION = ("multiclass", "binary", "multilabel")
 
@@ -25,7 +26,7 @@ def _classes(task):
 
 
 def _fit(cls, task, **params):
-    X, y = _data(task)
+    X, y = task_data(task)
     if task == "poisson":
         y = np.abs(y)
     params = {"hidden_layer_sizes": (6, 4), "max_iter": 4, "batch_size": 32, "random_state": 0,
@@ -119,7 +120,7 @@ def test_warm_start_continues_from_converted_model(solver):
 
 def test_string_labels_and_feature_names():
     pd = pytest.importorskip("pandas")
-    X, y = _data("multiclass")
+    X, y = task_data("multiclass")
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     labels = np.array(["ant", "bee", "cat"], dtype=object)[y]
     ours, _, _ = _fit(jitmlp.MLPClassifier, "multiclass")
@@ -160,7 +161,7 @@ def test_conversions_refuse_what_they_cannot_convert():
 
 
 def test_early_stopping_model_from_sklearn_keeps_one_validation_loss_per_epoch():
-    X, y = _data("multiclass")
+    X, y = task_data("multiclass")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est = sk.MLPClassifier((8,), early_stopping=True, max_iter=3, random_state=0).fit(X, y)

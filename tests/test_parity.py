@@ -5,60 +5,18 @@ epochs coefs_, intercepts_ and loss_curve_ must agree to a relative 1e-6 (in pra
 difference is rounding, ~1e-14).
 """
 
-import warnings
-
 import numpy as np
 import pytest
-import sklearn.neural_network as sk
-from sklearn.datasets import make_classification, make_multilabel_classification, make_regression
-from sklearn.exceptions import ConvergenceWarning
 
-import jitmlp
+from helpers import assert_same_model, fit_pair, task_data
 
 RTOL = 1e-6
 
 
-def _data(task):
-    if task == "multiclass":
-        X, y = make_classification(120, 6, n_informative=4, n_classes=3, random_state=0)
-    elif task == "binary":
-        X, y = make_classification(120, 6, n_informative=4, n_classes=2, random_state=0)
-    elif task == "multilabel":
-        X, y = make_multilabel_classification(120, 6, n_classes=3, random_state=0)
-    elif task == "regression":
-        X, y = make_regression(120, 6, n_targets=1, noise=0.5, random_state=0)
-        y = y / y.std()
-    else:  # multi-output regression
-        X, y = make_regression(120, 6, n_targets=3, noise=0.5, random_state=0)
-        y = y / y.std(axis=0)
-    return X, y
-
-
-def rel_diff(a, b):
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-300))
-
-
-def assert_same_model(ours, theirs):
-    assert ours.n_iter_ == theirs.n_iter_
-    assert ours.t_ == theirs.t_
-    assert ours.out_activation_ == theirs.out_activation_
-    assert ours.n_layers_ == theirs.n_layers_ and ours.n_outputs_ == theirs.n_outputs_
-    for mine, ref in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
-        assert mine.dtype == ref.dtype and mine.shape == ref.shape
-        assert rel_diff(mine, ref) < RTOL
-    if hasattr(theirs, "loss_curve_"):
-        np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=RTOL)
-    np.testing.assert_allclose(ours.loss_, theirs.loss_, rtol=RTOL)
-
-
 def fit_both(task, **params):
-    X, y = _data(task)
+    X, y = task_data(task)
     cls = "MLPClassifier" if task in ("multiclass", "binary", "multilabel") else "MLPRegressor"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = getattr(jitmlp, cls)(**params).fit(X, y)
-        theirs = getattr(sk, cls)(**params).fit(X, y)
-    return ours, theirs, X
+    return (*fit_pair(cls, X, y, **params), X)
 
 
 TASKS = ["multiclass", "binary", "multilabel", "regression", "multioutput"]
@@ -71,7 +29,7 @@ def test_same_model_as_sklearn(task, activation, solver):
     ours, theirs, X = fit_both(task, hidden_layer_sizes=(7, 5), activation=activation,
                                solver=solver, max_iter=8, batch_size=32, random_state=3,
                                learning_rate_init=0.01)
-    assert_same_model(ours, theirs)
+    assert_same_model(ours, theirs, RTOL)
     if task in ("multiclass", "binary", "multilabel"):
         np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-6,
                                    atol=1e-12)
@@ -98,12 +56,12 @@ def test_same_model_as_sklearn(task, activation, solver):
 def test_optimizer_options_same_as_sklearn(params):
     ours, theirs, _ = fit_both("multiclass", hidden_layer_sizes=(9,), max_iter=15,
                                random_state=0, **params)
-    assert_same_model(ours, theirs)
+    assert_same_model(ours, theirs, RTOL)
 
 
 def test_stopping_rule_stops_at_the_same_epoch():
     ours, theirs, _ = fit_both("binary", hidden_layer_sizes=(5,), max_iter=500, tol=1e-3,
                                random_state=1, learning_rate_init=0.05)
     assert ours.n_iter_ < 500
-    assert_same_model(ours, theirs)
+    assert_same_model(ours, theirs, RTOL)
     assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=RTOL)

@@ -18,13 +18,11 @@ from sklearn.exceptions import ConvergenceWarning
 import jitmlp
 from jitmlp import MLPClassifier, MLPRegressor
 
+from helpers import fit_pair
+from helpers import weights_rel_diff as rel_diff
+
 RTOL = 1e-6
 RTOL_F32 = 1e-4  # float32: rounding differences of ~1e-7 per step grow over the epochs
-
-
-def rel_diff(ours, theirs):
-    return max(float(np.abs(a - b).max() / np.abs(b).max())
-               for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_))
 
 
 def data(kind="multiclass", n=150, seed=0):
@@ -34,15 +32,6 @@ def data(kind="multiclass", n=150, seed=0):
     X, y = make_classification(n, 6, n_informative=4, n_classes=3 if kind == "multiclass" else 2,
                                random_state=seed)
     return X, y
-
-
-def fit_pair(cls_name, X, y, fit_kwargs=None, **params):
-    fit_kwargs = fit_kwargs or {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = getattr(jitmlp, cls_name)(**params).fit(X, y, **fit_kwargs)
-        theirs = getattr(sk, cls_name)(**params).fit(X, y, **fit_kwargs)
-    return ours, theirs
 
 
 # ---------------------------------------------------------------- lbfgs
