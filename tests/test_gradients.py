@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 from jitmlp._activations import ACTIVATIONS
-from jitmlp._epoch import batch_loss_and_grad, chunk_kernels_of
-from jitmlp._estimators import _frozen, _kernel_input
+from jitmlp._gradcheck import compiled_objective
 from jitmlp._network import Layout
 from jitmlp._outputs import OUTPUTS
 
@@ -71,21 +70,11 @@ def make_problem(out, n_outputs, rng, n=23, n_features=5):
 
 
 def kernel_loss_grad(theta, layout, X, Y, act, out, alpha):
-    """Loss and gradient from the compiled kernel, called with the estimator's argument types
-    (read-only inputs), so that it shares the estimator's compiled kernels."""
-    n = X.shape[0]
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype)
-    theta = theta.copy()
-    grad = np.empty_like(theta)
-    X_dense, X_csr = _kernel_input(X, X.dtype)
-    Y, sw, idx = _frozen(Y), _frozen(np.ones(n)), _frozen(np.arange(n, dtype=np.int64))
-    args = (X_dense, X_csr, Y, sw, idx, theta)
-    rest = (layout.units, layout.w_off, layout.b_off, ACTIVATIONS[act], OUTPUTS[out],
-            float(np.finfo(float).eps))
-    kernel = chunk_kernels_of(*args, *rest, h_buf, h_off, ga_buf, wt, parts, stats, [n])
-    loss = batch_loss_and_grad(kernel, *args, grad, *rest, alpha, h_buf, h_off, ga_buf, wt, parts,
-                               stats)
-    return loss, grad
+    """Loss and gradient from the compiled kernel, called as ``jitmlp.check_gradients`` calls it
+    (the estimators' argument types, so that it shares the estimators' compiled kernels)."""
+    objective = compiled_objective(layout, X, Y, None, ACTIVATIONS[act], OUTPUTS[out], alpha,
+                                   X.dtype)
+    return objective(theta)
 
 
 CASES = [(out, n_out) for out, n_out in
