@@ -471,7 +471,8 @@ def _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, so
 def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver, learning_rate,
                  momentum, nesterov, beta_1, beta_2, epsilon, state_1, state_2, t, penalty,
                  controls):
-    """grad θ from the chunks' sums, then one optimizer step, in one pass over θ.
+    """grad θ from the chunks' sums, then one optimizer step, in one pass over θ (two with
+    gradient clipping).
 
     Block by block (fixed blocks of UPDATE_BLOCK elements, spread over threads): ‖W‖² of the
     block before the step, grad = (Σ_c parts[c] + α W) / Σw, then the update of θ and the
