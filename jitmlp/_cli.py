@@ -114,6 +114,9 @@ PARAMETERS = {
     "n_iter_no_change": "epochs of less than --tol improvement before stopping",
     "max_fun": "loss evaluations at most (lbfgs)",
     "n_jobs": "threads for the compiled kernels; none: all of numba's threads",
+    "lr_schedule": "step size schedule for sgd and adam, instead of --learning-rate",
+    "max_grad_norm": "clip each step's gradient to this global L2 norm (sgd, adam)",
+    "weight_decay": "decoupled weight decay: W *= 1 - rate * this before each step (sgd, adam)",
     "loss": "regression loss (regression only)",
 }
 _REGRESSION_ONLY = {"loss"}
@@ -198,8 +201,8 @@ def _add_parameters(group):
         if constraints == ["boolean"]:
             group.add_argument(option, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=help_text)
-        elif all(isinstance(c, StrOptions) for c in constraints):
-            choices = sorted(set().union(*(c.options for c in constraints)))
+        elif all(isinstance(c, StrOptions) or c is None for c in constraints):  # None: default
+            choices = sorted(set().union(*(c.options for c in constraints if c is not None)))
             group.add_argument(option, choices=choices, default=argparse.SUPPRESS,
                                help=help_text)
         else:

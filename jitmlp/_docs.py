@@ -114,8 +114,45 @@ _SHARED_PARAMETERS = """    hidden_layer_sizes : array-like of shape (n_layers -
         host. Negative values count back from ``NUMBA_NUM_THREADS`` (-1 = all). The previous
         thread count is restored afterwards. The model is the same bits for any thread count.
 
+    lr_schedule : {"constant", "invscaling", "adaptive", "cosine"} or None, default=None
+        jitmlp's own. Learning-rate schedule for both stochastic solvers (README, "Training
+        controls"). None keeps scikit-learn's rule: ``learning_rate`` for sgd, a constant rate
+        for adam. A schedule sets the rate η_e of each epoch from η_0 = ``learning_rate_init``:
+        "invscaling" η_0 / (t_ + 1)^power_t after each epoch; "adaptive" η/5 where the fit
+        would stop for lack of improvement (stop once η <= 1e-6); "cosine"
+        η_e = η_0 (1 + cos(π min(e, max_iter) / max_iter)) / 2, e the epochs since the
+        optimizer was created (each ``fit`` starts at 0, ``partial_fit`` calls continue). For
+        adam η_e replaces ``learning_rate_init`` in the bias-corrected step size. Leave
+        ``learning_rate="constant"`` when it is set. Only used when solver='sgd' or 'adam'.
+
+    max_grad_norm : float > 0 or None, default=None
+        jitmlp's own. Clip the gradient by its global norm: each step uses
+        grad θ · min(1, max_grad_norm / ‖grad θ‖), ‖·‖ the L2 norm over all weights and biases
+        of the minibatch's gradient, L2 term (α W / Σw) included. None: no clipping. Only used
+        when solver='sgd' or 'adam'.
+
+    weight_decay : float >= 0, default=0.0
+        jitmlp's own. Decoupled weight decay λ (AdamW; with sgd, SGDW): before each step the
+        weights (not the biases) are multiplied by 1 - η_e·λ, η_e the epoch's learning rate
+        (not adam's bias-corrected step size), apart from the gradient and the optimizer's
+        moments. Independent of ``alpha``, the L2 penalty inside the gradient. Only used when
+        solver='sgd' or 'adam'.
+
     Attributes
     ----------
+"""
+
+_CLASS_WEIGHT = """    class_weight : dict, list of dict, "balanced" or None, default=None
+        jitmlp's own. Weights of the classes, as scikit-learn's other classifiers take them: a
+        sample of class c weighs ``class_weight[c]`` (classes missing from the dict: 1);
+        ``"balanced"`` gives n_samples / (n_classes * count(c)) over the fit's y. They multiply
+        ``sample_weight``: the fit equals the fit with
+        ``sample_weight=compute_sample_weight(class_weight, y) * sample_weight``, early
+        stopping's validation score included. Multilabel y: ``"balanced"`` per label or a list
+        of one dict per label keyed by the indicator value ({0: w0, 1: w1}), multiplied over the
+        labels. ``partial_fit`` takes a dict or list and refuses ``"balanced"``, as
+        ``SGDClassifier`` does.
+
 """
 
 _CLASSES = """    classes_ : ndarray of shape (n_classes,) or list of ndarray
@@ -220,7 +257,7 @@ _REGRESSOR_EXAMPLES = """    >>> from sklearn.datasets import make_regression
 CLASSIFIER_DOC = (
     _INTRO.format(summary="Multi-layer perceptron classifier, trained by compiled loops.",
                   name="MLPClassifier")
-    + _SHARED_PARAMETERS
+    + _SHARED_PARAMETERS.replace("    Attributes\n", _CLASS_WEIGHT + "    Attributes\n", 1)
     + _CLASSES
     + _SHARED_ATTRIBUTES.format(
         score="accuracy", outputs="'softmax' (multiclass) or 'logistic' (binary, multilabel)",

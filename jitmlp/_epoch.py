@@ -31,7 +31,7 @@ from ._config import (
 )
 from ._layers import product, product_serial, transpose
 from ._native import address_of, call_native
-from ._optimizers import ADAM, adam_span, adam_step_size, sgd_span
+from ._optimizers import ADAM, adam_span, adam_step_size, clip_factor, scale_span, sgd_span
 from ._outputs import O_IDENTITY, O_rows, loss_and_grad_a_L
 from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
 from ._views import as_rows
@@ -441,12 +441,26 @@ def batch_loss_and_grad(chunk_kernels, X, X_csr, Y, sw, idx, theta, grad, units,
 
 @jit
 def _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver, eta, mu,
-                  nesterov, b1, b2, eps, state_1, state_2, penalty, blk):
+                  nesterov, b1, b2, eps, state_1, state_2, penalty, blk, reduce, step, scale,
+                  keep):
+    """One block of ``update_theta``: ``reduce`` the chunks' sums into grad (and ‖W‖² of θ
+    before the step into penalty[blk]), then ``step``; or, in clipping's first pass (reduce
+    without step), the block's ‖grad‖² into penalty[n_blocks + blk]. ``scale`` (clipping) and
+    ``keep`` (1 − η·λ, weight decay) of 1 touch nothing."""
     n = theta.shape[0]
     p0 = blk * UPDATE_BLOCK
     p1 = min(n, p0 + UPDATE_BLOCK)
-    penalty[blk] = _sum_sq_span(theta, p0, min(p1, max(p0, n_weights)))  # θ before the step
-    _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, p0, p1)
+    p_w = min(p1, max(p0, n_weights))  # θ[p0:p_w] are weights
+    if reduce:
+        penalty[blk] = _sum_sq_span(theta, p0, p_w)  # θ before the step
+        _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, p0, p1)
+    if not step:
+        penalty[(n + UPDATE_BLOCK - 1) // UPDATE_BLOCK + blk] = _sum_sq_span(grad, p0, p1)
+        return
+    if scale != 1:
+        scale_span(grad, scale, p0, p1)
+    if keep != 1:  # decoupled: the weights shrink apart from the gradient step
+        scale_span(theta, keep, p0, p_w)
     if solver == ADAM:
         adam_span(theta, grad, state_1, state_2, b1, b2, eta, eps, p0, p1)
     else:
@@ -455,28 +469,50 @@ def _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, so
 
 @jit_parallel
 def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver, learning_rate,
-                 momentum, nesterov, beta_1, beta_2, epsilon, state_1, state_2, t, penalty):
-    """grad θ from the chunks' sums, then one optimizer step, in one pass over θ.
+                 momentum, nesterov, beta_1, beta_2, epsilon, state_1, state_2, t, penalty,
+                 controls):
+    """grad θ from the chunks' sums, then one optimizer step, in one pass over θ (two with
+    gradient clipping).
 
     Block by block (fixed blocks of UPDATE_BLOCK elements, spread over threads): ‖W‖² of the
     block before the step, grad = (Σ_c parts[c] + α W) / Σw, then the update of θ and the
     optimizer's state (Adam at time step t, or SGD). Returns ‖W‖² (float64), the block sums
     added in block order, so it does not depend on the thread count.
+
+    ``controls`` (``_optimizers.StepControls``): with clipping on, a first pass reduces the
+    gradient and sums ‖grad θ‖² (L2 term included) per block, added in block order; the second
+    pass multiplies grad by min(1, max_grad_norm/‖grad θ‖) and steps. With weight decay λ > 0
+    the weights (not the biases) are multiplied by 1 − learning_rate·λ before the step.
+    ``penalty`` holds two float64 per block (``Layout.workspace``); only the first half is
+    used without clipping.
     """
     T = theta.dtype.type
     eta = T(adam_step_size(t, learning_rate, beta_1, beta_2) if solver == ADAM else learning_rate)
     alpha_t, sw_sum_t = T(alpha), T(sw_sum)
     mu, b1, b2, eps = T(momentum), T(beta_1), T(beta_2), T(epsilon)
+    keep = T(1.0 - learning_rate * controls.weight_decay)
+    clip = controls.max_grad_norm < np.inf
     n = theta.shape[0]
     n_blocks = (n + UPDATE_BLOCK - 1) // UPDATE_BLOCK
-    if n >= UPDATE_PARALLEL_MIN:
-        for blk in prange(n_blocks):
-            _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver, eta,
-                          mu, nesterov, b1, b2, eps, state_1, state_2, penalty, blk)
-    else:
-        for blk in range(n_blocks):
-            _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver, eta,
-                          mu, nesterov, b1, b2, eps, state_1, state_2, penalty, blk)
+    scale = T(1)
+    for phase in range(0 if clip else 1, 2):  # 0: clipping's norm pass; 1: the step
+        step = phase == 1
+        reduce = not (clip and step)
+        if n >= UPDATE_PARALLEL_MIN:
+            for blk in prange(n_blocks):
+                _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver,
+                              eta, mu, nesterov, b1, b2, eps, state_1, state_2, penalty, blk,
+                              reduce, step, scale, keep)
+        else:
+            for blk in range(n_blocks):
+                _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver,
+                              eta, mu, nesterov, b1, b2, eps, state_1, state_2, penalty, blk,
+                              reduce, step, scale, keep)
+        if not step:
+            grad_sq = 0.0
+            for blk in range(n_blocks):
+                grad_sq += penalty[n_blocks + blk]
+            scale = T(clip_factor(grad_sq, controls.max_grad_norm))
     total = 0.0
     for blk in range(n_blocks):
         total += penalty[blk]
@@ -487,15 +523,16 @@ def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver,
 def run_epoch(chunk_kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act,
               out, eps, alpha, batch_size, solver, learning_rate, momentum, nesterov, beta_1,
               beta_2, epsilon, state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty,
-              accumulated_loss):
+              accumulated_loss, controls):
     """A pass over the samples in ``sample_idx`` order, updating θ after every minibatch.
 
     state_1/state_2 are the optimizer's arrays (Adam: m, v; SGD: velocity and unused), t is
-    Adam's update count; ``chunk_kernels`` are ``chunk_kernels_of`` these arguments. Returns
-    (accumulated_loss + Σ batch_loss · batch_size, t) for
-    scikit-learn's loss_. ``sample_idx`` may be a slice of the epoch's order starting at a
-    multiple of batch_size (the driver runs long epochs slice by slice, see
-    ``_estimators._fit_stochastic``); the loss sum carried in keeps its order of additions.
+    Adam's update count; ``controls`` the step's clipping and weight decay
+    (``_optimizers.StepControls``); ``chunk_kernels`` are ``chunk_kernels_of`` these arguments.
+    Returns (accumulated_loss + Σ batch_loss · batch_size, t) for scikit-learn's loss_.
+    ``sample_idx`` may be a slice of the epoch's order starting at a multiple of batch_size (the
+    driver runs long epochs slice by slice, see ``_estimators._fit_stochastic``); the loss sum
+    carried in keeps its order of additions.
     """
     n = sample_idx.shape[0]
     for start in range(0, n, batch_size):
@@ -508,7 +545,7 @@ def run_epoch(chunk_kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_
             t += 1
         sq = update_theta(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum, solver,
                           learning_rate, momentum, nesterov, beta_1, beta_2, epsilon, state_1,
-                          state_2, t, penalty)
+                          state_2, t, penalty, controls)
         loss = data_loss / sw_sum + 0.5 * alpha * sq / sw_sum
         accumulated_loss += loss * (stop - start)
     return accumulated_loss, t

@@ -37,6 +37,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._activations import ACTIVATIONS
 from ._callbacks import FitTasks, StopFit
+from ._class_weight import PARTIAL_FIT_BALANCED, class_weighted
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
 from ._docs import CLASSIFIER_DOC, REGRESSOR_DOC
 from ._epoch import (
@@ -48,8 +49,9 @@ from ._epoch import (
 )
 from ._loss_curve import validation_loss
 from ._network import Layout
-from ._optimizers import ADAM, SOLVERS
+from ._optimizers import ADAM, SOLVERS, StepControls
 from ._outputs import OUTPUTS
+from ._schedules import SCHEDULES, check_schedule, rate_after_epoch, schedule_of
 from ._shuffle import shuffle_samples
 from ._threads import default_threads
 
@@ -172,6 +174,7 @@ class _OptimizerState:
     state_1: np.ndarray  # Adam: first moment m; SGD: velocity
     state_2: np.ndarray  # Adam: second moment v; SGD: unused (empty)
     t: int = 0  # Adam's update count
+    epoch: int = 0  # epochs since created (the cosine schedule's e)
 
     @classmethod
     def create(cls, solver, learning_rate_init, theta):
@@ -211,12 +214,16 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
+        "lr_schedule": [StrOptions(set(SCHEDULES)), None],
+        "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
                  learning_rate_init, power_t, max_iter, loss, shuffle, random_state, tol, verbose,
                  warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction,
-                 beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_jobs):
+                 beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_jobs, lr_schedule=None,
+                 max_grad_norm=None, weight_decay=0.0):
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
@@ -242,6 +249,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.n_jobs = n_jobs
+        self.lr_schedule = lr_schedule
+        self.max_grad_norm = max_grad_norm
+        self.weight_decay = weight_decay
 
     # ------------------------------------------------------------------ set-up
     def _initialize(self, y, layer_units, dtype):
@@ -299,6 +309,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         tasks = FitTasks(self, X, y, sample_weight, incremental)
+        if getattr(self, "class_weight", None) is not None:  # MLPClassifier's: sample weights
+            sample_weight = class_weighted(self, y, sample_weight, X.dtype)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
@@ -395,6 +407,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         return X_train, y_train, sw_train, X_val, y_val, Y_val, sw_val
 
     def _fit_stochastic(self, X, y, sample_weight, layer_units, incremental, tasks):
+        check_schedule(self)
         layout = Layout.from_units(layer_units)
         theta = layout.pack(self.coefs_, self.intercepts_, X.dtype)
         if not incremental or not hasattr(self, "_optimizer"):
@@ -431,6 +444,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         units, w_off, b_off, act, out = self._kernel_args(layout)
         eps = float(np.finfo(X.dtype).eps)
         opt = self._optimizer
+        max_grad_norm = np.inf if self.max_grad_norm is None else float(self.max_grad_norm)
+        controls = StepControls(max_grad_norm, float(self.weight_decay))
         kernel = chunk_kernels_of(X_dense, X_csr, y_train, sw_train, order, theta, units, w_off,
                                   b_off, act, out, eps, h_buf, h_off, ga_buf, wt, parts, stats,
                                   [batch_size, n_samples % batch_size])
@@ -459,7 +474,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                             batch_size, opt.solver, opt.learning_rate, float(self.momentum),
                             bool(self.nesterovs_momentum), float(self.beta_1), float(self.beta_2),
                             float(self.epsilon), opt.state_1, opt.state_2, opt.t, h_buf, h_off,
-                            ga_buf, wt, parts, stats, penalty, accumulated_loss,
+                            ga_buf, wt, parts, stats, penalty, accumulated_loss, controls,
                         )
                         stop = epoch.call_ended(call)  # a callback asks to stop
                         stopped_inside = (bool(sigint) or stop) and first + slice_length < n_samples
@@ -481,9 +496,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                     if self.verbose:
                         print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                     self._update_no_improvement_count(early_stopping, X_val, y_val, Y_val, sw_val)
-                    if self.learning_rate == "invscaling" and opt.solver != ADAM:
-                        opt.learning_rate = (float(self.learning_rate_init)
-                                             / (self.t_ + 1) ** self.power_t)
+                    opt.epoch += 1
+                    opt.learning_rate = rate_after_epoch(self, opt)
                     if epoch.end(layout, theta) or stop:  # a callback asks to stop
                         break
                     if sigint:  # after a whole epoch: the model is consistent as it is
@@ -520,7 +534,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
     def _trigger_stopping(self, msg):
         """scikit-learn's optimizer rule: stop, or (adaptive SGD) divide the rate by 5."""
         opt = self._optimizer
-        if opt.solver == ADAM or self.learning_rate != "adaptive":
+        if schedule_of(self) != "adaptive":
             if self.verbose:
                 print(msg + " Stopping.")
             return True
@@ -700,13 +714,19 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     __doc__ = CLASSIFIER_DOC  # numpydoc, in _docs.py
 
+    _parameter_constraints: dict = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "class_weight": [StrOptions({"balanced"}), dict, list, None],
+    }
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 n_jobs=None):
+                 n_jobs=None, class_weight=None, lr_schedule=None, max_grad_norm=None,
+                 weight_decay=0.0):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -716,7 +736,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, n_jobs=n_jobs,
+            lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, weight_decay=weight_decay,
         )
+        self.class_weight = class_weight
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
@@ -804,6 +826,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         self : object
             Trained MLP model.
         """
+        if self.class_weight == "balanced":
+            raise ValueError(PARTIAL_FIT_BALANCED.format(self.class_weight))
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -869,7 +893,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 n_jobs=None):
+                 n_jobs=None, lr_schedule=None, max_grad_norm=None, weight_decay=0.0):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -878,7 +902,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun, n_jobs=n_jobs,
+            max_fun=max_fun, n_jobs=n_jobs, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm,
+            weight_decay=weight_decay,
         )
 
     def predict(self, X):

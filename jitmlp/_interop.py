@@ -50,7 +50,17 @@ def to_sklearn(model):
     cls = sk.MLPClassifier if is_classifier(model) else sk.MLPRegressor
     params = copy.deepcopy(model.get_params(deep=False))
     del params["n_jobs"]  # jitmlp's thread count: nothing to carry over
-    est = cls(**params)
+    # jitmlp's own training parameters: only at their defaults (where the fits are alike)
+    defaults = type(model)().get_params(deep=False)
+    own = sorted(set(params) - set(cls().get_params(deep=False)))
+    changed = [name for name in own if params[name] != defaults[name]]
+    if changed:
+        raise ValueError(
+            f"Cannot convert: scikit-learn's {cls.__name__} has no parameter(s) {changed}. "
+            f"Set them to their defaults first (model.set_params("
+            + ", ".join(f"{name}={defaults[name]!r}" for name in changed) + "))."
+        )
+    est = cls(**{name: value for name, value in params.items() if name not in own})
     if not hasattr(model, "coefs_"):
         return est
     _copy_fitted_state(model, est)

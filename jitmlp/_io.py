@@ -266,7 +266,7 @@ def _state(model):
     if optimizer is not None:
         meta["optimizer"] = {"solver": _SOLVER_NAMES[optimizer.solver],
                              "learning_rate": _encode_float(optimizer.learning_rate),
-                             "t": int(optimizer.t)}
+                             "t": int(optimizer.t), "epoch": int(optimizer.epoch)}
         arrays["optimizer_state_1"] = optimizer.state_1
         arrays["optimizer_state_2"] = optimizer.state_2
     return meta, arrays
@@ -552,7 +552,7 @@ def _build(meta, arrays, where):
 def _optimizer(where, opt, arrays, units, dtype):
     if not isinstance(opt, dict):
         raise ValueError(f"{where}: optimizer is {opt!r}, expected an object")
-    _check_keys(where, "optimizer keys", opt, ("solver", "learning_rate", "t"))
+    _check_keys(where, "optimizer keys", opt, ("solver", "learning_rate", "t"), ("epoch",))
     if opt["solver"] not in SOLVERS:
         raise ValueError(f"{where}: optimizer solver {opt['solver']!r} is not one of "
                          f"{sorted(SOLVERS)}")
@@ -563,8 +563,9 @@ def _optimizer(where, opt, arrays, units, dtype):
                  (size if adam else 0,))
     t = _decode_attribute("optimizer t", "int", opt["t"])
     rate = _decode_float(opt["learning_rate"], "optimizer learning_rate")
+    epoch = _decode_attribute("optimizer epoch", "int", opt.get("epoch", 0))  # absent: 0
     return _OptimizerState(SOLVERS[opt["solver"]], rate, arrays["optimizer_state_1"].copy(),
-                           arrays["optimizer_state_2"].copy(), t)
+                           arrays["optimizer_state_2"].copy(), t, epoch)
 
 
 def load(path):

@@ -76,7 +76,8 @@ class Layout:
         wt      per chunk: W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ
         parts   per chunk: its gradient sums, laid out like θ; added in chunk order afterwards
         stats   per chunk, one cache line each: weighted loss sum and weight sum
-        penalty per block of the optimizer step: ‖W‖² of the block (float64)
+        penalty per block of the optimizer step: ‖W‖² of the block, then (gradient clipping) its
+                ‖grad θ‖²; float64, 2 x the blocks
 
         h, grad_a, wt and parts are tuples of MAX_CHUNKS arrays (one compiled type whatever the
         split); chunks that no batch uses get one-element placeholders.
@@ -98,5 +99,5 @@ class Layout:
         parts = per_chunk(self.size)
         wt = per_chunk(max(1, int((self.units[1:-1] * self.units[2:]).sum())))
         stats = np.empty((MAX_CHUNKS, 8), dtype=np.float64)  # 8 float64: a row per cache line
-        penalty = np.empty(-(-self.size // UPDATE_BLOCK), dtype=np.float64)
+        penalty = np.empty(2 * -(-self.size // UPDATE_BLOCK), dtype=np.float64)
         return h_off, h, grad_a, wt, parts, stats, penalty

@@ -399,13 +399,15 @@ def test_options_accept_what_the_estimator_accepts(tmp_path, capsys):
     code, _, err = run(capsys, "train", data, "--target", "animal", "--out", tmp_path / "m",
                        "--hidden-layer-sizes", "3,2", "--solver", "sgd", "--batch-size", "16",
                        "--n-iter-no-change", "inf", "--no-shuffle", "--early-stopping",
-                       "--dtype", "float32", "--learning-rate-init", "0.01", *SMALL[2:])
+                       "--dtype", "float32", "--learning-rate-init", "0.01",
+                       "--lr-schedule", "cosine", "--max-grad-norm", "0.5", "--weight-decay",
+                       "0.01", *SMALL[2:])
     assert code == 0, err
     model = jitmlp.load(tmp_path / "m")
     assert model.get_params() == {**MLPClassifier().get_params(), **dict(
         hidden_layer_sizes=(3, 2), solver="sgd", batch_size=16, n_iter_no_change=np.inf,
         shuffle=False, early_stopping=True, learning_rate_init=0.01, max_iter=5,
-        random_state=0)}
+        random_state=0, lr_schedule="cosine", max_grad_norm=0.5, weight_decay=0.01)}
     assert model.coefs_[0].dtype == np.float32
 
 

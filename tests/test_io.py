@@ -69,7 +69,8 @@ def _assert_same_state(loaded, model):
         if name in ("coefs_", "intercepts_", "_best_coefs", "_best_intercepts"):
             assert all(x.dtype == y.dtype and np.array_equal(x, y) for x, y in zip(a, b)), name
         elif name == "_optimizer":
-            assert (a.solver, a.learning_rate, a.t) == (b.solver, b.learning_rate, b.t)
+            assert ((a.solver, a.learning_rate, a.t, a.epoch)
+                    == (b.solver, b.learning_rate, b.t, b.epoch))
             assert np.array_equal(a.state_1, b.state_1) and np.array_equal(a.state_2, b.state_2)
             assert a.state_1.dtype == b.state_1.dtype
         elif name == "_label_binarizer":

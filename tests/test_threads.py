@@ -35,6 +35,11 @@ for dtype in (np.float64, np.float32):
          sp.csr_matrix(np.where(np.abs(Xd) > 1, Xd, 0)), y),
         (MLPClassifier((8,), activation="tanh", max_iter=2, random_state=0, batch_size=32),
          Xd[:, :10], y),
+        # gradient clipping (its norm summed over blocks) and weight decay, parallel update
+        (MLPClassifier((160, 96), max_iter=2, random_state=0, batch_size=300, max_grad_norm=0.05,
+                       weight_decay=0.01, lr_schedule="cosine"), Xd, y),
+        (MLPClassifier((64,), activation="tanh", solver="sgd", max_iter=2, random_state=1,
+                       max_grad_norm=0.05, weight_decay=1e-3), Xd, y),
     ]:
         model.fit(Xf, target)
         for w in model.coefs_ + model.intercepts_:

@@ -8,7 +8,7 @@ import pytest
 from jitmlp._config import UPDATE_BLOCK, UPDATE_PARALLEL_MIN
 from jitmlp._epoch import reduce_chunks, sum_sq_weights, update_theta
 from jitmlp._network import Layout
-from jitmlp._optimizers import ADAM, SGD, adam_span, adam_step_size, sgd_span
+from jitmlp._optimizers import ADAM, NO_CONTROLS, SGD, adam_span, adam_step_size, sgd_span
 
 # θ of several UPDATE_BLOCKs and a partial one, below and above UPDATE_PARALLEL_MIN
 UNITS = {"serial": [61, 37, 5], "parallel": [97, 41, 7]}
@@ -50,7 +50,7 @@ def test_fused_step_equals_reduce_then_update(size, solver, n_chunks, dtype):
     grad = np.empty_like(theta)
     penalty = np.empty(-(-theta.size // UPDATE_BLOCK))
     sq = update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver, lr, mu,
-                      True, b1, b2, eps, s1, s2, t, penalty)
+                      True, b1, b2, eps, s1, s2, t, penalty, NO_CONTROLS)
 
     assert np.array_equal(grad, ref_grad)
     assert np.array_equal(theta, ref_theta)
@@ -68,5 +68,5 @@ def test_fused_step_penalty_ignores_biases():
     expected = float(np.sum(theta[:n_weights].astype(np.longdouble) ** 2))
     penalty = np.empty(-(-theta.size // UPDATE_BLOCK))
     sq = update_theta(theta, np.empty_like(theta), parts, 1, n_weights, 0.0, 1.0, SGD, 0.0, 0.0,
-                      False, 0.9, 0.999, 1e-8, s1, s2, 1, penalty)
+                      False, 0.9, 0.999, 1e-8, s1, s2, 1, penalty, NO_CONTROLS)
     assert sq == pytest.approx(expected, rel=1e-13)

@@ -1,0 +1,183 @@
+"""The lecture's gradient check as a public tool: backprop against central finite differences.
+
+``check_gradients(estimator, X, y)`` evaluates, at the estimator's current parameters θ, the
+gradient of the training objective J(θ) by the compiled backward pass (the kernel lbfgs calls,
+``_epoch.batch_loss_and_grad``) and by central differences of J computed by the same kernel's
+forward pass, and returns their largest relative difference.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from sklearn.base import is_classifier
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from ._activations import ACTIVATIONS
+from ._class_weight import class_weighted
+from ._epoch import batch_loss_and_grad, chunk_kernels_of, sum_sq_weights
+from ._estimators import BaseMultilayerPerceptron, _frozen, _kernel_input, _numba_threads
+from ._network import Layout
+from ._outputs import O_IDENTITY, OUTPUTS
+
+# gradient elements below this share of the largest are measured against it: there the rounding
+# of J's differences (about 1e-16 of J over 2h, times the terms summed) outweighs them
+FLOOR = 1e-4
+
+
+def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype):
+    """θ -> (loss, grad θ) through the compiled ``batch_loss_and_grad``, as the estimators call it.
+
+    Parameters
+    ----------
+    layout : Layout
+        The network's shape.
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_outputs)
+        Targets as the loss reads them (class indicators for a classifier).
+    sample_weight : ndarray of shape (n_samples,) or None
+    act, out : int
+        Activation and output codes (``ACTIVATIONS``, ``OUTPUTS``).
+    alpha : float
+        The L2 penalty.
+    dtype : numpy float dtype
+        The dtype the kernel computes in (X, Y and the weights are converted to it).
+
+    Returns
+    -------
+    objective : callable
+        ``objective(theta)`` returns scikit-learn's loss (the L2 term included) and a new array
+        holding its gradient; the read-only inputs have the estimators' argument types, so it
+        runs the estimators' compiled kernels.
+    """
+    n = X.shape[0]
+    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, dtype)
+    theta = np.empty(layout.size, dtype=dtype)
+    grad = np.empty_like(theta)
+    X_dense, X_csr = _kernel_input(X, dtype)
+    sw = np.ones(n, dtype=dtype) if sample_weight is None else sample_weight
+    Y, sw, idx = _frozen(Y, dtype), _frozen(sw, dtype), _frozen(np.arange(n, dtype=np.int64))
+    shape = (layout.units, layout.w_off, layout.b_off, act, out, float(np.finfo(dtype).eps))
+    kernel = chunk_kernels_of(X_dense, X_csr, Y, sw, idx, theta, *shape, h_buf, h_off, ga_buf,
+                              wt, parts, stats, [n])
+
+    def objective(values):
+        theta[:] = values
+        loss = batch_loss_and_grad(kernel, X_dense, X_csr, Y, sw, idx, theta, grad, *shape,
+                                   float(alpha), h_buf, h_off, ga_buf, wt, parts, stats)
+        return loss, grad.copy()
+
+    return objective
+
+
+def _targets(estimator, X, y, sample_weight):
+    """X, the targets as the loss reads them, and the weights, validated as a fit would."""
+    probe = copy.copy(estimator)  # the incremental checks, which change nothing on the model
+    probe.warm_start = False
+    X, Y = probe._validate_input(X, y, incremental=True, reset=False)
+    dtype = estimator.coefs_[0].dtype
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype)
+    if Y.ndim == 1:
+        Y = Y.reshape((-1, 1))
+    if is_classifier(estimator) and estimator.class_weight is not None:
+        sample_weight = class_weighted(estimator, Y, sample_weight, dtype)
+    return X, Y, sample_weight
+
+
+def check_gradients(estimator, X, y, sample_weight=None, eps=None) -> float:
+    """Largest relative difference between backprop and finite differences of the loss.
+
+    At the estimator's current weights and biases θ, the gradient of the training objective
+    J(θ) on (X, y) is computed twice: by the compiled backward pass the fits use, and by
+    central differences of J computed by the compiled forward pass in float64,
+    (J(θ + h e_p) − J(θ − h e_p)) / (2h) for every element p of θ. J is scikit-learn's loss
+    (``loss_``'s definition) on all of X as one batch: the mean of the per-sample loss weighted
+    by the sample weights (times the class weights of a classifier's ``class_weight``), plus
+    α‖W‖² / (2 Σw). For several squared-error outputs the data term is summed over the outputs
+    (scikit-learn reports their mean but follows the gradient of the sum). The model is not
+    changed.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        A fitted jitmlp estimator (any solver); its ``coefs_`` and ``intercepts_`` are θ. An
+        unfitted one raises ``NotFittedError``: fit it first (``max_iter=1``, or
+        ``partial_fit`` on a few rows) to check near the initial weights.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input data, converted to the model's dtype for the backward pass (and to float64 for
+        the differences).
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        Targets; a classifier's labels must be among ``classes_``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+    eps : float, default=None
+        The step h (absolute). None: 1e-5, where the differences' truncation error (h²) and
+        rounding error (~1e-16·|J|·n_samples^½ / h) are both small for networks of this
+        kind.
+
+    Returns
+    -------
+    max_relative_difference : float
+        max_p |g_p − d_p| / max(|g_p|, |d_p|, 1e-4 · max_q max(|g_q|, |d_q|)), g backprop's
+        gradient and d the finite differences. Elements under 1e-4 of the largest are
+        measured against that floor, where the rounding of J's differences would outweigh
+        them. A correct backward pass gives about 1e-5 or less for a float64 model, about 1e-3
+        or less for a float32 one (its float32 gradient against differences of J in float64);
+        a wrong one gives about 1 (the ratio is at most 2). relu's kink: a pre-activation
+        within h of 0 makes the differences no derivative, and a few elements disagree.
+
+    Notes
+    -----
+    Costs 2·len(θ) + 1 forward and backward passes over X; use a small X for a large network.
+    The loss is computed from the network's output ŷ as scikit-learn computes it
+    (log-loss of probabilities clipped to [ε, 1 − ε]): where some ŷ are within ~1e-13 of 0 or 1
+    (saturated outputs, e.g. unscaled input) it keeps few significant bits, or none, while
+    backprop's grad a_L = ŷ − y keeps them, and the two disagree without a bug in backprop.
+    """
+    if not isinstance(estimator, BaseMultilayerPerceptron):
+        raise TypeError("check_gradients checks a jitmlp MLPClassifier or MLPRegressor, got "
+                        f"{type(estimator).__name__}.")
+    check_is_fitted(estimator)
+    h = 1e-5 if eps is None else float(eps)
+    if not h > 0:
+        raise ValueError(f"eps must be > 0, got {eps!r}.")
+    X, Y, sample_weight = _targets(estimator, X, y, sample_weight)
+    dtype = estimator.coefs_[0].dtype
+    layout = Layout.from_units([X.shape[1]] + [c.shape[1] for c in estimator.coefs_])
+    theta = layout.pack(estimator.coefs_, estimator.intercepts_, np.float64)
+    act, out = ACTIVATIONS[estimator.activation], OUTPUTS[estimator.out_activation_]
+    alpha = float(estimator.alpha)
+    # the data term's weight in J: squared error is reported averaged over the outputs
+    n_out = int(layout.units[-1]) if out == O_IDENTITY else 1
+    sw_sum = (float(X.shape[0]) if sample_weight is None
+              else float(np.sum(sample_weight, dtype=np.float64)))
+    with _numba_threads(estimator.n_jobs):
+        backprop = compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype)
+        grad = backprop(theta.astype(dtype))[1].astype(np.float64)
+        objective = (backprop if dtype == np.float64 else
+                     compiled_objective(layout, X, Y, sample_weight, act, out, alpha, np.float64))
+
+        def J(values):
+            loss = objective(values)[0]
+            if n_out > 1:  # n_out · (data term) + L2 term
+                l2 = 0.5 * alpha * sum_sq_weights(values, layout.units, layout.w_off) / sw_sum
+                loss = n_out * loss - (n_out - 1) * l2
+            return loss
+
+        fd = np.empty(layout.size)
+        point = theta.copy()
+        for p in range(layout.size):
+            up = point[p] = theta[p] + h
+            loss_up = J(point)
+            down = point[p] = theta[p] - h
+            loss_down = J(point)
+            point[p] = theta[p]
+            fd[p] = (loss_up - loss_down) / (up - down)  # the steps as rounded
+    scale = np.maximum(np.abs(grad), np.abs(fd))
+    floor = FLOOR * float(scale.max(initial=0.0))
+    if floor == 0.0:
+        return 0.0
+    return float((np.abs(grad - fd) / np.maximum(scale, floor)).max())
+
