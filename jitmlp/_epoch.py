@@ -411,19 +411,19 @@ def batch_data_term(chunk_kernels, X, X_csr, Y, sw, sample_idx, start, stop, the
 
 
 def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, act, out, eps,
-                     h_buf, h_off, ga_buf, wt, parts, stats, batch_sizes):
+                     h_buf, h_off, ga_buf, wt, parts, stats, batch_sizes, rows_parallel=False):
     """The addresses (serial, row-parallel) of the chunk kernels for these arguments of
     ``run_epoch`` or ``batch_loss_and_grad``, for batches of ``batch_sizes`` rows.
 
     The row-parallel chunk is compiled only where one of the batches runs as one row-parallel
-    chunk; elsewhere the serial chunk stands in for it (never called, and the same bits if it
-    were).
+    chunk (or with ``rows_parallel``: ``jitmlp.precompile``); elsewhere the serial chunk stands
+    in for it (never called, and the same bits if it were).
     """
     args = (X, X_csr, Y, sw, sample_idx, 0, 0, theta, parts, stats, units, w_off, b_off, act, out,
             eps, h_buf, h_off, ga_buf, wt, 0, 0)
     serial = address_of(chunk, args)
-    if any(nb > 0 and n_chunks_of(nb, units) == 1 and batch_flops(nb, units) >= SERIAL_MAX_FLOPS
-           for nb in batch_sizes):
+    if rows_parallel or any(nb > 0 and n_chunks_of(nb, units) == 1
+                            and batch_flops(nb, units) >= SERIAL_MAX_FLOPS for nb in batch_sizes):
         return serial, address_of(chunk_rows_parallel, args)
     return serial, serial
 

@@ -27,6 +27,7 @@ from multiprocessing import get_context
 
 import numba
 import numpy as np
+import scipy.sparse
 from numba.core import types
 
 from . import _config
@@ -39,6 +40,10 @@ ENTRIES = {
     "predict": ("MLPClassifier.predict_proba (untrained weights)",
                 ("predict_forward", "_predict_block")),
     "lbfgs": ("MLPRegressor(solver='lbfgs').fit", ("batch_loss_and_grad",)),
+    "sparse": ("fit, lbfgs fit and predict_proba of CSR input",
+               ("run_epoch", "chunk", "batch_loss_and_grad", "predict_forward")),
+    "rows": ("the row-parallel chunk (batches over CHUNKED_MAX_FLOPS), dense and CSR input",
+             ("chunk_rows_parallel",)),
     # the fit's kernels in two halves that compile side by side in two processes (the main job)
     "chunk": ("MLPClassifier(solver='adam').fit, its chunk only", ("chunk",)),
     "epoch": ("MLPClassifier(solver='adam').fit, all but its chunk",
@@ -50,12 +55,12 @@ ENTRIES = {
 # lbfgs and predict call too (chunk, reduce_chunks, the layer products), which the later tasks
 # then load from the cache instead of compiling them a second time at the same moment
 # (docs/performance.md).
-ORDER = ("fit", "predict", "lbfgs")
+ORDER = ("fit", "predict", "lbfgs", "sparse", "rows")
 
 
 @dataclass(frozen=True)
 class Task:
-    entry: str  # "fit", "predict" or "lbfgs"
+    entry: str  # a key of ENTRIES
     dtype: str  # "float64" or "float32"
 
     @property
@@ -88,10 +93,18 @@ def default_jobs(n_tasks: int) -> int:
 
 
 def _dispatchers():
-    from ._epoch import _predict_block, batch_loss_and_grad, chunk, predict_forward, run_epoch
+    from ._epoch import (
+        _predict_block,
+        batch_loss_and_grad,
+        chunk,
+        chunk_rows_parallel,
+        predict_forward,
+        run_epoch,
+    )
     from ._shuffle import shuffle_in_place
 
     return {"run_epoch": run_epoch, "chunk": chunk, "shuffle_in_place": shuffle_in_place,
+            "chunk_rows_parallel": chunk_rows_parallel,
             "_predict_block": _predict_block,
             "predict_forward": predict_forward, "batch_loss_and_grad": batch_loss_and_grad}
 
@@ -187,6 +200,24 @@ def _fit_half(X, y, half: str) -> None:
         pass
 
 
+def _rows_parallel_chunks(X, y) -> None:
+    """Compile the row-parallel chunk for dense and CSR input: tiny fits that take the address
+    of the chunk a batch over CHUNKED_MAX_FLOPS would run."""
+    from unittest import mock
+
+    from . import _estimators
+    from ._estimators import MLPClassifier
+
+    original = _estimators.chunk_kernels_of
+
+    def with_rows_parallel(*args):
+        return original(*args, rows_parallel=True)
+
+    with mock.patch.object(_estimators, "chunk_kernels_of", with_rows_parallel):
+        for X_in in (X, scipy.sparse.csr_matrix(X)):
+            MLPClassifier((5,), batch_size=5, max_iter=1, random_state=0).fit(X_in, y)
+
+
 def _exercise(entry: str, dtype: str) -> None:
     """Call the public API on a few rows so that it compiles (or loads) ``entry``'s kernels."""
     from sklearn.exceptions import ConvergenceWarning
@@ -201,6 +232,14 @@ def _exercise(entry: str, dtype: str) -> None:
             MLPClassifier((5,), batch_size=5, max_iter=1, random_state=0).fit(X, y)
         elif entry in ("chunk", "epoch"):
             _fit_half(X, y, entry)
+        elif entry == "sparse":
+            X_csr = scipy.sparse.csr_matrix(X)
+            model = MLPClassifier((5,), batch_size=5, max_iter=1, random_state=0).fit(X_csr, y)
+            model.predict_proba(X_csr)
+            MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=2,
+                         random_state=0).fit(X_csr, y.astype(X.dtype))
+        elif entry == "rows":
+            _rows_parallel_chunks(X, y)
         elif entry == "lbfgs":
             MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=2,
                          random_state=0).fit(X, y.astype(X.dtype))
