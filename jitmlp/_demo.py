@@ -3,7 +3,7 @@
 Prints jitmlp's per-epoch progress, the test accuracy of both, and both fit times. In a fresh
 environment jitmlp's float64 fit and predict kernels are not in numba's cache yet: the job says
 so, compiles them up front (tasks of ``jitmlp.precompile``: with two cores and a cache, the fit's
-chunk in one process and the rest of the fit and predict in another; else all of them in this
+chunk in this process and the rest of the fit and predict in a worker; else all of them in this
 process) and reports how long that took, so nothing compiles later without a word. A one-epoch
 warm-up fit then runs them, timed separately.
 """
@@ -25,7 +25,7 @@ from ._precompile import Task, default_jobs, kernels_cached, run_task, run_tasks
 
 # The wait to expect, printed: the median of compile_kernels_once's "Compiled in" figure from an
 # empty NUMBA_CACHE_DIR on a 2-core machine, nothing else running (docs/performance.md).
-COMPILE_SECONDS = 14
+COMPILE_SECONDS = 12
 
 
 def compile_kernels_once(dtype=np.float64, file=None) -> None:
@@ -37,14 +37,10 @@ def compile_kernels_once(dtype=np.float64, file=None) -> None:
     name = np.dtype(dtype).name
     if kernels_cached(dtype):
         return
-    # with a cache to share and two cores, the fit's chunk compiles in one process while the rest
-    # of the fit and predict compile in another (neither needs the other: the chunk is called
-    # through its address); this process then loads them. Else all of it here, one after another.
+    # with a cache to share and two cores, the fit's chunk compiles in this process while the
+    # rest of the fit and predict compile in a worker (neither needs the other: the chunk is
+    # called through its address); this process then loads them. Else all of it here.
     jobs = default_jobs(2) if _config.CACHE else 1
-    if jobs > 1:
-        tasks = [Task("chunk", name), Task("epoch", name), Task("predict", name)]
-    else:
-        tasks = [Task("fit", name), Task("predict", name)]
     if _config.CACHE:
         what = "once (cached for later runs"
     else:
@@ -52,7 +48,11 @@ def compile_kernels_once(dtype=np.float64, file=None) -> None:
     print(f"Compiling jitmlp's kernels for {name} {what}; about {COMPILE_SECONDS} s on a "
           f"2-core machine) ...", file=file, flush=True)
     start = time.perf_counter()
-    results = run_tasks(tasks, jobs) if jobs > 1 else [run_task(task) for task in tasks]
+    if jobs > 1:
+        results = run_tasks([Task("epoch", name), Task("predict", name)], 1,
+                            here=[Task("chunk", name)])
+    else:
+        results = [run_task(Task("fit", name)), run_task(Task("predict", name))]
     for result in results:  # a failed task's kernels are compiled by the fit below, here
         if result.status == "failed":
             print(f"compiling {result.task.name} ahead failed:\n{result.error}", file=file,

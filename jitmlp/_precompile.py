@@ -280,8 +280,8 @@ def run_task(task: Task) -> Result:
 
 
 # --------------------------------------------------------------- several processes at once
-def _lock_cache_files(lock_path: str) -> None:
-    """Serialize numba's cache index updates between the worker processes.
+def _lock_cache_files(lock_path: str):
+    """Serialize numba's cache index updates between the worker processes (and this one).
 
     numba updates a function's index by read, modify, write without a lock
     (``IndexDataCacheFile.save``): two processes saving overloads of one function at the same
@@ -290,14 +290,15 @@ def _lock_cache_files(lock_path: str) -> None:
     points at another's code. An exclusive ``flock`` on one file shared by the workers makes each
     save and load whole (numba's maintainers proposed a file lock for a like race of its
     gufunc cache, numba issue #10128). Where ``fcntl`` is missing (Windows) the workers run
-    without it.
+    without it. Returns a function that puts numba's own methods back.
     """
     try:
         import fcntl
 
         from numba.core.caching import IndexDataCacheFile
     except ImportError:
-        return
+        return lambda: None
+    save, load = IndexDataCacheFile.save, IndexDataCacheFile.load
 
     def locked(method):
         @functools.wraps(method)
@@ -311,12 +312,20 @@ def _lock_cache_files(lock_path: str) -> None:
 
         return wrapper
 
-    IndexDataCacheFile.save = locked(IndexDataCacheFile.save)
-    IndexDataCacheFile.load = locked(IndexDataCacheFile.load)
+    IndexDataCacheFile.save = locked(save)
+    IndexDataCacheFile.load = locked(load)
+
+    def undo():
+        IndexDataCacheFile.save, IndexDataCacheFile.load = save, load
+
+    return undo
 
 
-def run_tasks(tasks, jobs: int, on_result=None) -> list[Result]:
+def run_tasks(tasks, jobs: int, on_result=None, here=()) -> list[Result]:
     """Run ``tasks`` in ``jobs`` worker processes; ``on_result(result)`` as each one finishes.
+
+    The tasks in ``here`` run in this process meanwhile, one after another, while the workers
+    start and work (this process has already imported everything: no start-up to wait for).
 
     The workers are started with "spawn" (no copy of this process's numba state or threads), which
     imports the ``__main__`` module again in each worker: a script calling this needs the
@@ -329,6 +338,15 @@ def run_tasks(tasks, jobs: int, on_result=None) -> list[Result]:
                                    initargs=(os.path.join(tmp, "cache.lock"),))
         with pool:
             futures = {pool.submit(run_task, task): task for task in tasks}
+            if here:
+                undo = _lock_cache_files(os.path.join(tmp, "cache.lock"))
+                try:
+                    for task in here:
+                        results.append(run_task(task))
+                        if on_result is not None:
+                            on_result(results[-1])
+                finally:
+                    undo()
             for future in as_completed(futures):
                 try:
                     result = future.result()

@@ -141,3 +141,18 @@ def test_grid_search_workers_compile_into_one_empty_cache_at_once(tmp_path):
     warm_score, compiled_here = grid(1)  # in this process: what they left in the cache
     assert compiled_here == 0  # run_epoch loaded, not compiled again
     assert warm_score == cold_score
+
+
+def test_tasks_here_run_beside_the_workers_and_numba_is_restored_after():
+    from numba.core.caching import IndexDataCacheFile
+
+    from jitmlp._precompile import run_tasks
+
+    save, load = IndexDataCacheFile.save, IndexDataCacheFile.load
+    seen = []
+    results = run_tasks([Task("no-such-entry", "float64")], 1,
+                        here=[Task("no-such-entry", "float32")], on_result=seen.append)
+    assert sorted(r.task.dtype for r in results) == ["float32", "float64"]
+    assert all(r.status == "failed" for r in results) and len(seen) == 2
+    assert seen[0].task.dtype == "float32"  # the task here ends before the worker has started
+    assert (IndexDataCacheFile.save, IndexDataCacheFile.load) == (save, load)
