@@ -118,6 +118,13 @@ def n_chunks_of(nb, units):
 
 
 @jit
+def runs_rows_parallel(nb, units):
+    """Whether a batch of nb rows runs as one chunk whose layer products split their rows over
+    the threads: one chunk, but not so small that it all runs on the calling thread."""
+    return n_chunks_of(nb, units) == 1 and batch_flops(nb, units) >= SERIAL_MAX_FLOPS
+
+
+@jit
 def batch_flops(nb, units):
     """Flops of forward and backward of nb rows (no gradient to the input layer)."""
     return 2.0 * nb * (3 * n_weights_of(units) - units[0] * units[1])
@@ -387,9 +394,8 @@ def batch_data_term(chunk_kernels, X, X_csr, Y, sw, sample_idx, start, stop, the
     nb = stop - start
     L = units.shape[0] - 1
     n_chunks = n_chunks_of(nb, units)
-    # one chunk whose layer products split their rows over the threads, unless the batch is too
-    # small to share (then it all runs on this thread); several chunks run side by side serially
-    rows_parallel = n_chunks == 1 and batch_flops(nb, units) >= SERIAL_MAX_FLOPS
+    # several chunks run side by side with the serial kernels
+    rows_parallel = runs_rows_parallel(nb, units)
     if n_chunks > 1:
         serial = chunk_kernels[0]  # (a tuple of tuples cannot enter a parallel loop)
         for c in prange(n_chunks):
@@ -422,8 +428,7 @@ def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, ac
     args = (X, X_csr, Y, sw, sample_idx, 0, 0, theta, parts, stats, units, w_off, b_off, act, out,
             eps, h_buf, h_off, ga_buf, wt, 0, 0)
     serial = address_of(chunk, args)
-    if rows_parallel or any(nb > 0 and n_chunks_of(nb, units) == 1
-                            and batch_flops(nb, units) >= SERIAL_MAX_FLOPS for nb in batch_sizes):
+    if rows_parallel or any(nb > 0 and runs_rows_parallel(nb, units) for nb in batch_sizes):
         return serial, address_of(chunk_rows_parallel, args)
     return serial, serial
 
