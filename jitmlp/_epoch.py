@@ -30,20 +30,21 @@ from ._config import (
     jit_parallel,
 )
 from ._layers import product, product_serial, transpose
-from ._native import address_of, call_native
+from ._native import address_of, call_native, kernel_at, kernel_table
 from ._optimizers import ADAM, adam_span, adam_step_size, clip_factor, scale_span, sgd_span
-from ._outputs import O_IDENTITY, O_rows, loss_and_grad_a_L
+from ._outputs import KERNELS as O_KERNELS
+from ._outputs import O_IDENTITY
 from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
 from ._views import as_rows
 
 
-@jit(inline="always")
+@jit
 def W_k(theta, units, w_off, k):
     """View of W_{k+1} (scikit-learn's coefs_[k]) inside θ, shape (fan_in, fan_out)."""
     return as_rows(theta[w_off[k] : w_off[k] + units[k] * units[k + 1]], units[k], units[k + 1])
 
 
-@jit(inline="always")
+@jit
 def b_k(theta, units, b_off, k):
     """View of b_{k+1} (scikit-learn's intercepts_[k]) inside θ."""
     return theta[b_off[k] : b_off[k] + units[k + 1]]
@@ -75,17 +76,18 @@ def gather_rows(X, idx, h0):
     _gather_span(X, idx, h0, 0, idx.shape[0])
 
 
+# Rows of the ``kernels`` table of an epoch (``chunk_kernels_of``) and of prediction
+# (``predict_kernel_of``): (address, digest) of the kernels they call through ``_native``, each
+# compiled once in its own library (not again inside every caller), and only where it is used.
+# A row a table does not use holds (0, 0): a call through it raises TypeError.
+BIAS_O, LOSS = 0, 1  # the output function's ŷ = O(a_L + b_L), and the loss with grad a_L
+PRODUCT, PRODUCT_ROWS_PARALLEL = 2, 3  # the layer products: serial, rows split over threads
+CHUNK, CHUNK_ROWS_PARALLEL = 4, 5  # the epoch's chunks (``chunk_body``)
+PREDICT_BLOCK = 6  # prediction's ``_predict_block``
+N_KERNELS = 7
+
+
 @jit
-def bias_O(a, b, out):
-    """ŷ = O(a_L + b_L) for a block of rows."""
-    for r in range(a.shape[0]):
-        row = a[r]
-        for j in range(row.shape[0]):
-            row[j] += b[j]
-    O_rows(a, out)
-
-
-@jit(inline="always")
 def chunk_rows(buf, off, width, r0, r1):
     """View of rows r0:r1 of a (rows, width) block of a flat workspace."""
     return as_rows(buf[off + r0 * width : off + r1 * width], r1 - r0, width)
@@ -136,11 +138,11 @@ def batch_flops(nb, units):
 
 
 @jit(inline="always")
-def first_layer_product(X_csr, rows, h_0, W, a, parallel):
+def first_layer_product(kernels, X_csr, rows, h_0, W, a, parallel):
     """a_1 = h_0 W_1 (before the bias): from the gathered rows h_0 of dense input, or from the
     stored non-zeros of sparse input's rows ``rows`` (then h_0 is not used)."""
     if X_csr is None:
-        layer_product(h_0, False, W, a, parallel)
+        layer_product(kernels, h_0, False, W, a, parallel)
     elif parallel:  # the whole batch: rows split over threads
         csr_matmul(X_csr[0], X_csr[1], X_csr[2], rows, W, a)
     else:
@@ -148,11 +150,11 @@ def first_layer_product(X_csr, rows, h_0, W, a, parallel):
 
 
 @jit(inline="always")
-def first_layer_grad_W(X_csr, rows, h_0, grad_a, gW, parallel):
+def first_layer_grad_W(kernels, X_csr, rows, h_0, grad_a, gW, parallel):
     """grad W_1 = h_0ᵀ grad a_1 (dense input), or X[rows]ᵀ grad a_1 from the stored non-zeros
     (sparse input; h_0 is not used)."""
     if X_csr is None:
-        layer_product(h_0, True, grad_a, gW, parallel)
+        layer_product(kernels, h_0, True, grad_a, gW, parallel)
     elif parallel:  # the whole batch: column blocks split over threads
         csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW)
     else:
@@ -160,8 +162,11 @@ def first_layer_grad_W(X_csr, rows, h_0, grad_a, gW, parallel):
 
 
 @jit(inline="always")
-def forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_csr, parallel):
+def forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, X_csr, parallel):
     """Forward pass of the chunk's samples ``rows`` (indices into X); leaves ŷ in its h_L.
+
+    ``act`` is the network's ``g_kernels`` table (``_activations``), ``kernels`` the epoch's
+    (O is its BIAS_O row).
 
     Dense input (X_csr is None) has been gathered into h_0; sparse input (X_csr = (data, indices,
     indptr)) is read from its stored non-zeros by the first layer directly.
@@ -173,40 +178,39 @@ def forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_cs
         a = chunk_rows(h_buf, h_off[k + 1], units[k + 1], 0, n)
         h_prev = chunk_rows(h_buf, h_off[k], units[k], 0, n)
         if k == 0:
-            first_layer_product(X_csr, rows, h_prev, W, a, parallel)
+            first_layer_product(kernels, X_csr, rows, h_prev, W, a, parallel)
         else:
-            layer_product(h_prev, False, W, a, parallel)
+            layer_product(kernels, h_prev, False, W, a, parallel)
         if k < L - 1:
-            bias_g_of(a, b_k(theta, units, b_off, k), act, parallel)
+            bias_g_of(act, k, a, b_k(theta, units, b_off, k), parallel)
         else:
-            bias_O(a, b_k(theta, units, b_off, k), out)
+            call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, b_off, k)))
 
 
 @jit(inline="always")
-def layer_product(A, a_transposed, B, C, parallel):
-    """C = op(A) @ B; rows split over threads if ``parallel``."""
-    if parallel:
-        product(A, a_transposed, B, C)
-    else:
-        product_serial(A, a_transposed, B, C)
+def layer_product(kernels, A, a_transposed, B, C, parallel):
+    """C = op(A) @ B (``_layers.product``), rows split over threads if ``parallel``."""
+    call_native(kernel_at(kernels, PRODUCT_ROWS_PARALLEL if parallel else PRODUCT, 0),
+                (A, a_transposed, B, C))
 
 
 @jit(inline="always")
-def bias_g_of(a, b, code, parallel):
-    """h = g(a + b), rows split over threads if ``parallel``."""
+def bias_g_of(act, k, a, b, parallel):
+    """h = g(a + b) with hidden layer k's g, rows split over threads if ``parallel``."""
     if parallel:
-        bias_g(a, b, code)
+        bias_g(act, k, a, b)
     else:
-        bias_g_serial(a, b, code)
+        bias_g_serial(act, k, a, b)
 
 
 @jit(inline="always")
-def g_prime_of(h, grad_a, code, parallel):
-    """grad_a <- grad_h ⊙ g'(a), rows split over threads if ``parallel``."""
+def g_prime_of(act, k, h, grad_a, parallel):
+    """grad_a <- grad_h ⊙ g'(a) with hidden layer k's g, rows split over threads if
+    ``parallel``."""
     if parallel:
-        g_prime(h, grad_a, code)
+        g_prime(act, k, h, grad_a)
     else:
-        g_prime_serial(h, grad_a, code)
+        g_prime_serial(act, k, h, grad_a)
 
 
 @jit(inline="always")
@@ -218,7 +222,7 @@ def gather_of(X, idx, h0, parallel):
         gather_rows(X, idx, h0)
 
 
-@jit(inline="always")
+@jit
 def Wt_k(wt, units, k):
     """View of W_kᵀ (k >= 1, scikit-learn's coefs_[k] transposed) in the ``wt`` workspace, shape
     (fan_out, fan_in)."""
@@ -229,8 +233,8 @@ def Wt_k(wt, units, k):
 
 
 @jit(inline="always")
-def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, wt, rows, X_csr,
-                   parallel):
+def backward_chunk(theta, part, units, w_off, b_off, act, kernels, h_buf, h_off, ga_buf, wt, rows,
+                   X_csr, parallel):
     """Backward pass of the chunk's samples ``rows``, from grad a_L down to layer 1.
 
     Writes this chunk's unscaled sums Σ_n h_{k-1}[n]ᵀ grad a_k[n] and Σ_n grad a_k[n] into
@@ -248,9 +252,9 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
         # grad W_k = h_{k-1}ᵀ grad a_k  (this chunk's share)
         gW = W_k(part, units, w_off, k)
         if k == 0:
-            first_layer_grad_W(X_csr, rows, h_prev, grad_a, gW, parallel)
+            first_layer_grad_W(kernels, X_csr, rows, h_prev, grad_a, gW, parallel)
         else:
-            layer_product(h_prev, True, grad_a, gW, parallel)
+            layer_product(kernels, h_prev, True, grad_a, gW, parallel)
         # grad b_k = Σ_n grad a_k[n]  (this chunk's share)
         gb = b_k(part, units, b_off, k)
         for j in range(fan_out):
@@ -262,13 +266,13 @@ def backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, 
         if k > 0:
             # grad h_{k-1} = grad a_k W_kᵀ, then grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1})
             grad_a_below = chunk_rows(ga_buf, h_off[k] - ga0, fan_in, 0, n)
-            layer_product(grad_a, False, Wt_k(wt, units, k), grad_a_below, parallel)
-            g_prime_of(h_prev, grad_a_below, act, parallel)
+            layer_product(kernels, grad_a, False, Wt_k(wt, units, k), grad_a_below, parallel)
+            g_prime_of(act, k - 1, h_prev, grad_a_below, parallel)
 
 
 @jit(inline="always")
 def chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, parallel):
+               act, kernels, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, parallel):
     """Forward, loss and backward of row chunk c of the batch: the unit of parallel work.
 
     The batch is samples sample_idx[start:stop]; the chunk is its rows c·nb//n_chunks ..
@@ -288,34 +292,36 @@ def chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, un
         transpose(W_k(theta, units, w_off, k), Wt_k(wt, units, k))
     if X_csr is None:  # dense input: h_0 = X[rows]; sparse input is read where it is stored
         gather_of(X, rows, chunk_rows(h_buf, h_off[0], units[0], 0, n), parallel)
-    forward_chunk(theta, units, w_off, b_off, act, out, h_buf, h_off, rows, X_csr, parallel)
+    forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, X_csr, parallel)
     y_hat = chunk_rows(h_buf, h_off[L], units[L], 0, n)
     ga_L = chunk_rows(ga_buf, h_off[L] - h_off[1], units[L], 0, n)
-    stats[c, 0] = loss_and_grad_a_L(Y, sw, rows, y_hat, ga_L, out, eps)
+    # stats[c, 0] = Σ_n w_n·loss_n, and grad a_L
+    call_native(kernel_at(kernels, LOSS, 0), (Y, sw, rows, y_hat, ga_L, eps, stats, c))
     sw_sum = 0.0
     for r in range(n):
         sw_sum += float(sw[rows[r]])
     stats[c, 1] = sw_sum
-    backward_chunk(theta, part, units, w_off, b_off, act, h_buf, h_off, ga_buf, wt, rows, X_csr,
-                   parallel)
+    backward_chunk(theta, part, units, w_off, b_off, act, kernels, h_buf, h_off, ga_buf, wt, rows,
+                   X_csr, parallel)
 
 
 # The two compiled chunks. Their callers call them through their addresses (``_native``), so
 # each is compiled once; the row-parallel one only for fits with batches large enough for it.
 @jit
 def chunk(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off, act,
-          out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks):
+          kernels, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks):
     """``chunk_body`` with the serial kernels."""
     chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, False)
+               act, kernels, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, False)
 
 
 @jit
 def chunk_rows_parallel(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units,
-                        w_off, b_off, act, out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks):
+                        w_off, b_off, act, kernels, eps, h_bufs, h_off, ga_bufs, wts, c,
+                        n_chunks):
     """``chunk_body`` with the layer products and activations splitting rows over threads."""
     chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, out, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, True)
+               act, kernels, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, True)
 
 
 @jit
@@ -380,7 +386,7 @@ def sum_sq_weights(theta, units, w_off):
 
 
 @jit(inline="always")  # inlined into the two (parallel) callers: no library of its own to link
-def batch_data_term(chunk_kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, units, w_off,
+def batch_data_term(kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, units, w_off,
                     b_off, act, out, eps, h_buf, h_off, ga_buf, wt, parts, stats):
     """Forward and backward of one minibatch: the chunks' gradient sums into ``parts``.
 
@@ -389,7 +395,7 @@ def batch_data_term(chunk_kernels, X, X_csr, Y, sw, sample_idx, start, stop, the
     holds the CSR (data, indices, indptr) of the input. The batch runs as a fixed number of row
     chunks in parallel (one parallel region per batch); ``reduce_chunks`` or ``update_theta``
     adds them up in chunk order. h_buf, ga_buf, wt and parts hold one buffer per chunk
-    (``Layout.workspace``). ``chunk_kernels`` are ``chunk_kernels_of`` these arguments.
+    (``Layout.workspace``). ``kernels`` is ``chunk_kernels_of`` these arguments.
     """
     nb = stop - start
     L = units.shape[0] - 1
@@ -397,15 +403,15 @@ def batch_data_term(chunk_kernels, X, X_csr, Y, sw, sample_idx, start, stop, the
     # several chunks run side by side with the serial kernels
     rows_parallel = runs_rows_parallel(nb, units)
     if n_chunks > 1:
-        serial = chunk_kernels[0]  # (a tuple of tuples cannot enter a parallel loop)
+        serial = kernel_at(kernels, CHUNK, 0)
         for c in prange(n_chunks):
             call_native(serial, (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats,
-                                 units, w_off, b_off, act, out, eps, h_buf, h_off, ga_buf, wt,
+                                 units, w_off, b_off, act, kernels, eps, h_buf, h_off, ga_buf, wt,
                                  np.int64(c), n_chunks))
     else:
-        call_native(chunk_kernels[1 if rows_parallel else 0],
+        call_native(kernel_at(kernels, CHUNK_ROWS_PARALLEL if rows_parallel else CHUNK, 0),
                     (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off,
-                     b_off, act, out, eps, h_buf, h_off, ga_buf, wt, np.int64(0), n_chunks))
+                     b_off, act, kernels, eps, h_buf, h_off, ga_buf, wt, np.int64(0), n_chunks))
     data_loss = 0.0
     sw_sum = 0.0
     for c in range(n_chunks):
@@ -418,26 +424,41 @@ def batch_data_term(chunk_kernels, X, X_csr, Y, sw, sample_idx, start, stop, the
 
 def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, act, out, eps,
                      h_buf, h_off, ga_buf, wt, parts, stats, batch_sizes, rows_parallel=False):
-    """The addresses (serial, row-parallel) of the chunk kernels for these arguments of
-    ``run_epoch`` or ``batch_loss_and_grad``, for batches of ``batch_sizes`` rows.
+    """The ``kernels`` table of ``run_epoch`` or ``batch_loss_and_grad`` for these arguments and
+    batches of ``batch_sizes`` rows: the output function's and the loss's (``_outputs``, of
+    output code ``out``), and the chunks (rows BIAS_O, LOSS, CHUNK, CHUNK_ROWS_PARALLEL).
 
     The row-parallel chunk is compiled only where one of the batches runs as one row-parallel
     chunk (or with ``rows_parallel``: ``jitmlp.precompile``); elsewhere the serial chunk stands
     in for it (never called, and the same bits if it were).
     """
-    args = (X, X_csr, Y, sw, sample_idx, 0, 0, theta, parts, stats, units, w_off, b_off, act, out,
-            eps, h_buf, h_off, ga_buf, wt, 0, 0)
-    serial = address_of(chunk, args)
+    kernels = _kernel_table(theta.dtype, out)
+    a = np.empty((1, 1), theta.dtype)
+    kernels[LOSS] = address_of(O_KERNELS[out][1], (Y, sw, sample_idx[:0], a, a, eps, stats, 0))
+    args = (X, X_csr, Y, sw, sample_idx, 0, 0, theta, parts, stats, units, w_off, b_off, act,
+            kernels, eps, h_buf, h_off, ga_buf, wt, 0, 0)
+    kernels[CHUNK] = kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk, args)
     if rows_parallel or any(nb > 0 and runs_rows_parallel(nb, units) for nb in batch_sizes):
-        return serial, address_of(chunk_rows_parallel, args)
-    return serial, serial
+        kernels[PRODUCT_ROWS_PARALLEL] = address_of(product, (a, True, a, a))
+        kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk_rows_parallel, args)
+    return kernels
+
+
+def _kernel_table(dtype, out):
+    """A ``kernels`` table with the output function ``out``'s ŷ = O(a_L + b_L) and the serial
+    layer product for ``dtype``, the other rows (0, 0)."""
+    a, b = np.empty((1, 1), dtype), np.empty(1, dtype)
+    kernels = kernel_table([(0, 0)] * N_KERNELS, 2)
+    kernels[BIAS_O] = address_of(O_KERNELS[out][0], (a, b))
+    kernels[PRODUCT] = address_of(product_serial, (a, True, a, a))
+    return kernels
 
 
 @jit_parallel
-def batch_loss_and_grad(chunk_kernels, X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act,
-                        out, eps, alpha, h_buf, h_off, ga_buf, wt, parts, stats):
+def batch_loss_and_grad(kernels, X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out,
+                        eps, alpha, h_buf, h_off, ga_buf, wt, parts, stats):
     """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``."""
-    data_loss, sw_sum, n_chunks = batch_data_term(chunk_kernels, X, X_csr, Y, sw, idx, 0,
+    data_loss, sw_sum, n_chunks = batch_data_term(kernels, X, X_csr, Y, sw, idx, 0,
                                                   idx.shape[0], theta, units, w_off, b_off, act,
                                                   out, eps, h_buf, h_off, ga_buf, wt, parts, stats)
     reduce_chunks(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum)
@@ -525,7 +546,7 @@ def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver,
 
 
 @jit_parallel
-def run_epoch(chunk_kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act,
+def run_epoch(kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act,
               out, eps, alpha, batch_size, solver, learning_rate, momentum, nesterov, beta_1,
               beta_2, epsilon, state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty,
               accumulated_loss, controls):
@@ -533,7 +554,7 @@ def run_epoch(chunk_kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_
 
     state_1/state_2 are the optimizer's arrays (Adam: m, v; SGD: velocity and unused), t is
     Adam's update count; ``controls`` the step's clipping and weight decay
-    (``_optimizers.StepControls``); ``chunk_kernels`` are ``chunk_kernels_of`` these arguments.
+    (``_optimizers.StepControls``); ``kernels`` is ``chunk_kernels_of`` these arguments.
     Returns (accumulated_loss + Σ batch_loss · batch_size, t) for scikit-learn's loss_.
     ``sample_idx`` may be a slice of the epoch's order starting at a multiple of batch_size (the
     driver runs long epochs slice by slice, see ``_estimators._fit_stochastic``); the loss sum
@@ -542,7 +563,7 @@ def run_epoch(chunk_kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_
     n = sample_idx.shape[0]
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
-        data_loss, sw_sum, n_chunks = batch_data_term(chunk_kernels, X, X_csr, Y, sw, sample_idx,
+        data_loss, sw_sum, n_chunks = batch_data_term(kernels, X, X_csr, Y, sw, sample_idx,
                                                       start, stop, theta, units, w_off, b_off, act,
                                                       out, eps, h_buf, h_off, ga_buf, wt, parts,
                                                       stats)
@@ -557,11 +578,12 @@ def run_epoch(chunk_kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_
 
 
 @jit
-def _predict_block(X, X_csr, rows, theta, units, w_off, b_off, act, out, r0, r1, y_hat):
+def _predict_block(X, X_csr, rows, theta, units, w_off, b_off, act, kernels, r0, r1, y_hat):
     """y_hat[r0:r1] = ŷ of rows r0:r1 of X (dense), or of samples rows[r0:r1] (CSR in X_csr).
 
     The forward pass of one block of rows with the fit's serial kernels, in two buffers of the
-    block's own used in turn as h_{k-1} and a_k.
+    block's own used in turn as h_{k-1} and a_k. ``act``: the network's ``g_kernels``;
+    ``kernels``: ``predict_kernel_of``'s table.
     """
     nb = r1 - r0
     L = units.shape[0] - 1
@@ -578,13 +600,13 @@ def _predict_block(X, X_csr, rows, theta, units, w_off, b_off, act, out, r0, r1,
         a = chunk_rows(bufs[(k + 1) % 2], 0, units[k + 1], 0, nb)
         W = W_k(theta, units, w_off, k)
         if k == 0:
-            first_layer_product(X_csr, rows[r0:r1], h_prev, W, a, False)
+            first_layer_product(kernels, X_csr, rows[r0:r1], h_prev, W, a, False)
         else:
-            product_serial(h_prev, False, W, a)
+            layer_product(kernels, h_prev, False, W, a, False)
         if k < L - 1:
-            bias_g_serial(a, b_k(theta, units, b_off, k), act)
+            bias_g_serial(act, k, a, b_k(theta, units, b_off, k))
         else:
-            bias_O(a, b_k(theta, units, b_off, k), out)
+            call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, b_off, k)))
         h_prev = a
     for r in range(nb):  # explicit loops: a slice assignment compiles numba's shape errors
         for j in range(units[L]):
@@ -592,29 +614,32 @@ def _predict_block(X, X_csr, rows, theta, units, w_off, b_off, act, out, r0, r1,
 
 
 @jit_parallel
-def predict_forward(block_kernel, X, X_csr, rows, theta, units, w_off, b_off, act, out, y_hat,
-                    block):
+def predict_forward(kernels, X, X_csr, rows, theta, units, w_off, b_off, act, y_hat, block):
     """y_hat = ŷ for every row of X (dense with X_csr None, or CSR in X_csr), ``block`` rows at a
     time.
 
     Fixed blocks of rows are spread over the threads, each through the forward pass with the
-    serial kernels the fit runs (``_predict_block``, called through its address ``block_kernel``
+    serial kernels the fit runs (``_predict_block``, called through its address in ``kernels``
     = ``predict_kernel_of`` these arguments): rows do not interact, so the result does not
     depend on the thread count, and prediction compiles no row-parallel kernel. ``rows`` is
     0 .. n-1 (the sample indices for sparse input).
     """
     n = rows.shape[0]
     n_blocks = (n + block - 1) // block
+    block_kernel = kernel_at(kernels, PREDICT_BLOCK, 0)
     if n_blocks > 1:
         for blk in prange(n_blocks):
-            call_native(block_kernel, (X, X_csr, rows, theta, units, w_off, b_off, act, out,
+            call_native(block_kernel, (X, X_csr, rows, theta, units, w_off, b_off, act, kernels,
                                        np.int64(blk * block), min(n, (blk + 1) * block), y_hat))
     else:
-        call_native(block_kernel, (X, X_csr, rows, theta, units, w_off, b_off, act, out,
+        call_native(block_kernel, (X, X_csr, rows, theta, units, w_off, b_off, act, kernels,
                                    np.int64(0), n, y_hat))
 
 
 def predict_kernel_of(X, X_csr, rows, theta, units, w_off, b_off, act, out, y_hat):
-    """``_predict_block``'s address for these arguments of ``predict_forward``."""
-    return address_of(_predict_block, (X, X_csr, rows, theta, units, w_off, b_off, act, out, 0, 0,
-                                       y_hat))
+    """The ``kernels`` table of ``predict_forward`` for these arguments and output code ``out``:
+    the output function's (BIAS_O), the serial layer product and ``_predict_block``'s."""
+    kernels = _kernel_table(theta.dtype, out)
+    kernels[PREDICT_BLOCK] = address_of(_predict_block, (X, X_csr, rows, theta, units, w_off,
+                                                         b_off, act, kernels, 0, 0, y_hat))
+    return kernels

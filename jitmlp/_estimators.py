@@ -35,7 +35,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._activations import ACTIVATIONS
+from ._activations import ACTIVATIONS, g_kernels
 from ._callbacks import FitTasks, StopFit
 from ._class_weight import PARTIAL_FIT_BALANCED, class_weighted
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
@@ -60,7 +60,7 @@ _INDEX = np.int64  # index dtype of the CSR arrays handed to compiled code
 
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
-_PREDICT_KERNELS = {}  # (dtype, dense input) -> _epoch.predict_kernel_of those arguments
+_PREDICT_KERNELS = {}  # (dtype, dense input, output code) -> _epoch.predict_kernel_of's table
 
 
 @functools.lru_cache(maxsize=64)
@@ -291,8 +291,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                 self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
-    def _kernel_args(self, layout):
-        return (layout.units, layout.w_off, layout.b_off, ACTIVATIONS[self.activation],
+    def _kernel_args(self, layout, dtype):
+        """(units, w_off, b_off, the g_kernels of the hidden layers, the output code)."""
+        return (layout.units, layout.w_off, layout.b_off,
+                g_kernels([ACTIVATIONS[self.activation]] * (layout.n_layers - 1), dtype),
                 OUTPUTS[self.out_activation_])
 
     # --------------------------------------------------------------------- fit
@@ -356,7 +358,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype)
         theta = np.empty(layout.size, dtype=X.dtype)
         grad = np.empty(layout.size, dtype=X.dtype)
-        units, w_off, b_off, act, out = self._kernel_args(layout)
+        units, w_off, b_off, act, out = self._kernel_args(layout, X.dtype)
         eps = float(np.finfo(X.dtype).eps)
         kernel = chunk_kernels_of(X_dense, X_csr, y, sw, idx, theta, units, w_off, b_off, act,
                                   out, eps, h_buf, h_off, ga_buf, wt, parts, stats, [n])
@@ -441,7 +443,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         grad = np.empty_like(theta)
         h_off, h_buf, ga_buf, wt, parts, stats, penalty = layout.workspace(
             batch_size, X.dtype, batch_sizes=[batch_size, n_samples % batch_size])
-        units, w_off, b_off, act, out = self._kernel_args(layout)
+        units, w_off, b_off, act, out = self._kernel_args(layout, X.dtype)
         eps = float(np.finfo(X.dtype).eps)
         opt = self._optimizer
         max_grad_norm = np.inf if self.max_grad_norm is None else float(self.max_grad_norm)
@@ -627,14 +629,14 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         layout = _layout_of((X.shape[1], *(c.shape[1] for c in self.coefs_)))
         theta = layout.pack(self.coefs_, self.intercepts_, dtype)
         X_dense, X_csr = _kernel_input(X, dtype)
-        units, w_off, b_off, act, out = self._kernel_args(layout)
+        units, w_off, b_off, act, out = self._kernel_args(layout, dtype)
         n = X.shape[0]
         rows = _frozen(np.arange(n))
         # a large X goes in several calls, so that Ctrl-C is seen between them
         step = _slice_length(2.0 * layout.n_weights, PREDICT_BLOCK)
         y_hat = np.empty((n, layout.units[-1]), dtype=dtype)
         # the arguments' types follow from the dtype and dense or sparse input alone
-        key = (dtype, X_csr is None)
+        key = (dtype, X_csr is None, out)
         kernel = _PREDICT_KERNELS.get(key)
         if kernel is None:
             kernel = _PREDICT_KERNELS[key] = predict_kernel_of(
@@ -645,7 +647,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             for first in range(0, n, step):
                 part = slice(first, first + step)
                 predict_forward(kernel, X_dense if X_csr is not None else X_dense[part], X_csr,
-                                rows[part], theta, units, w_off, b_off, act, out, y_hat[part],
+                                rows[part], theta, units, w_off, b_off, act, y_hat[part],
                                 PREDICT_BLOCK)
         return y_hat
 

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._activations import ACTIVATIONS
+from ._activations import ACTIVATIONS, g_kernels
 from ._class_weight import class_weighted
 from ._epoch import batch_loss_and_grad, chunk_kernels_of, sum_sq_weights
 from ._estimators import BaseMultilayerPerceptron, _frozen, _kernel_input, _numba_threads
@@ -58,7 +58,8 @@ def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype):
     X_dense, X_csr = _kernel_input(X, dtype)
     sw = np.ones(n, dtype=dtype) if sample_weight is None else sample_weight
     Y, sw, idx = _frozen(Y, dtype), _frozen(sw, dtype), _frozen(np.arange(n, dtype=np.int64))
-    shape = (layout.units, layout.w_off, layout.b_off, act, out, float(np.finfo(dtype).eps))
+    shape = (layout.units, layout.w_off, layout.b_off,
+             g_kernels([act] * (layout.n_layers - 1), dtype), out, float(np.finfo(dtype).eps))
     kernel = chunk_kernels_of(X_dense, X_csr, Y, sw, idx, theta, *shape, h_buf, h_off, ga_buf,
                               wt, parts, stats, [n])
 

@@ -23,7 +23,7 @@ import numpy as np
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-from ._config import canonical_type
+from ._config import canonical_type, jit
 
 
 def _digest(argtypes) -> int:
@@ -62,6 +62,23 @@ def address_of(dispatcher, args) -> tuple:
     # the compiled code stays loaded for the life of the process (numba never unloads it)
     _ADDRESSES[key] = found = (address, _digest(argtypes))
     return found
+
+
+@jit(inline="always")
+def kernel_at(table, row, column):
+    """The kernel at ``table[row, column:column + 2]`` (address, digest), as ``call_native``
+    takes it."""
+    return (table[row, column], table[row, column + 1])
+
+
+def kernel_table(rows, width: int) -> np.ndarray:
+    """Rows of ``width`` values, ``address_of`` results side by side (address, digest, address,
+    digest, ...), as the int64 table compiled code reads them from (an object array with
+    NUMBA_DISABLE_JIT, where the addresses are the Python functions)."""
+    table = np.zeros((len(rows), width), dtype=object if numba.config.DISABLE_JIT else np.int64)
+    for i, row in enumerate(rows):
+        table[i] = row
+    return table
 
 
 if numba.config.DISABLE_JIT:

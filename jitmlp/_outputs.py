@@ -30,41 +30,6 @@ O_IDENTITY, O_LOGISTIC, O_SOFTMAX, O_EXP = 0, 1, 2, 3
 OUTPUTS = {"identity": O_IDENTITY, "logistic": O_LOGISTIC, "softmax": O_SOFTMAX, "exp": O_EXP}
 
 
-@jit
-def O_rows(a, code):
-    """ŷ = O(a_L) in place for a C-contiguous block of rows.
-
-    The elementwise part (exp, logistic) runs as one loop over the whole block, which LLVM
-    vectorizes (a row of a few outputs alone would leave it mostly scalar). Softmax: each row is
-    shifted by its maximum first, and after the exp divided by its sum, taken left to right.
-    """
-    flat = as_flat(a)
-    if code == O_LOGISTIC:
-        for p in range(flat.shape[0]):
-            flat[p] = logistic(flat[p])
-    elif code == O_SOFTMAX:
-        for r in range(a.shape[0]):
-            row = a[r]
-            m = row[0]
-            for j in range(1, row.shape[0]):
-                if row[j] > m:
-                    m = row[j]
-            for j in range(row.shape[0]):
-                row[j] -= m
-        for p in range(flat.shape[0]):
-            flat[p] = exp(flat[p])
-        for r in range(a.shape[0]):
-            row = a[r]
-            s = row.dtype.type(0)
-            for j in range(row.shape[0]):
-                s += row[j]
-            for j in range(row.shape[0]):
-                row[j] /= s
-    elif code == O_EXP:
-        for p in range(flat.shape[0]):
-            flat[p] = exp(flat[p])
-
-
 @jit(inline="always")  # per-row helper: inlined, no per-call array refcounting
 def _xlogy(x, y):
     """x log y with 0 log y = 0, as scipy.special.xlogy (float64)."""
@@ -73,67 +38,88 @@ def _xlogy(x, y):
     return x * np.log(y)
 
 
-@jit(inline="always")
-def sample_loss(y_hat, r, Y, n, code, eps):
-    """The loss of sample n (row r of ŷ) summed over outputs, in float64 (the table above).
+def _kernels_for(code):
+    """The compiled (bias_O_rows, loss_and_grad_a_L) of the output function ``code``."""
 
-    Rows are indexed in place, never taken as views: a row view is a reference-counted object,
-    and with the output function chosen per row its counting stayed inside the loop.
-    """
-    total = 0.0
-    m = y_hat.shape[1]
-    if code == O_IDENTITY:
-        for j in range(m):
-            d = float(Y[n, j]) - float(y_hat[r, j])
-            total += 0.5 * d * d
-    elif code == O_SOFTMAX:
-        for j in range(m):
-            p = min(max(float(y_hat[r, j]), eps), 1.0 - eps)
-            total -= _xlogy(float(Y[n, j]), p)
-    elif code == O_LOGISTIC:
-        for j in range(m):
-            p = min(max(float(y_hat[r, j]), eps), 1.0 - eps)
-            t = float(Y[n, j])
-            total -= _xlogy(t, p) + _xlogy(1.0 - t, 1.0 - p)
-    else:  # O_EXP with the Poisson deviance
-        for j in range(m):
-            t = float(Y[n, j])
-            p = float(y_hat[r, j])
-            total += _xlogy(t, t / p) - t + p
-    return total
+    @jit
+    def bias_O_rows(a, b):
+        """ŷ = O(a_L + b_L) in place for a C-contiguous block of rows.
+
+        The elementwise part (exp, logistic) runs as one loop over the whole block, which LLVM
+        vectorizes (a row of a few outputs alone would leave it mostly scalar). Softmax: each
+        row is shifted by its maximum first, and after the exp divided by its sum, taken left
+        to right.
+        """
+        for r in range(a.shape[0]):
+            row = a[r]
+            for j in range(row.shape[0]):
+                row[j] += b[j]
+        flat = as_flat(a)
+        if code == O_LOGISTIC:
+            for p in range(flat.shape[0]):
+                flat[p] = logistic(flat[p])
+        elif code == O_SOFTMAX:
+            for r in range(a.shape[0]):
+                row = a[r]
+                m = row[0]
+                for j in range(1, row.shape[0]):
+                    if row[j] > m:
+                        m = row[j]
+                for j in range(row.shape[0]):
+                    row[j] -= m
+            for p in range(flat.shape[0]):
+                flat[p] = exp(flat[p])
+            for r in range(a.shape[0]):
+                row = a[r]
+                s = row.dtype.type(0)
+                for j in range(row.shape[0]):
+                    s += row[j]
+                for j in range(row.shape[0]):
+                    row[j] /= s
+        elif code == O_EXP:
+            for p in range(flat.shape[0]):
+                flat[p] = exp(flat[p])
+
+    @jit
+    def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, eps, stats, c):
+        """stats[c, 0] = Σ_r w_n·loss_n (float64, n = idx[r], the loss summed over outputs:
+        the table above) and grad a_L = (ŷ - y)·w, the canonical pairs' shared gradient, in
+        ŷ's dtype, row by row.
+
+        Rows are indexed in place, never taken as views: a row view is a reference-counted
+        object, and its counting stayed inside the loop.
+        """
+        T = y_hat.dtype.type
+        m = y_hat.shape[1]
+        total = 0.0
+        for r in range(idx.shape[0]):
+            n = idx[r]
+            loss = 0.0
+            if code == O_IDENTITY:
+                for j in range(m):
+                    d = float(Y[n, j]) - float(y_hat[r, j])
+                    loss += 0.5 * d * d
+            elif code == O_SOFTMAX:
+                for j in range(m):
+                    p = min(max(float(y_hat[r, j]), eps), 1.0 - eps)
+                    loss -= _xlogy(float(Y[n, j]), p)
+            elif code == O_LOGISTIC:
+                for j in range(m):
+                    p = min(max(float(y_hat[r, j]), eps), 1.0 - eps)
+                    t = float(Y[n, j])
+                    loss -= _xlogy(t, p) + _xlogy(1.0 - t, 1.0 - p)
+            else:  # O_EXP with the Poisson deviance
+                for j in range(m):
+                    t = float(Y[n, j])
+                    p = float(y_hat[r, j])
+                    loss += _xlogy(t, t / p) - t + p
+            w = sw[n]
+            total += float(w) * loss
+            for j in range(m):
+                grad_a[r, j] = (y_hat[r, j] - T(Y[n, j])) * w
+        stats[c, 0] = total
+
+    return bias_O_rows, loss_and_grad_a_L
 
 
-@jit(inline="always")
-def _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, code, eps):
-    total = 0.0
-    for r in range(idx.shape[0]):
-        n = idx[r]
-        total += float(sw[n]) * sample_loss(y_hat, r, Y, n, code, eps)
-        grad_a_L_row(y_hat, r, Y, n, sw[n], grad_a)
-    return total
-
-
-@jit
-def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, code, eps):
-    """Σ_r w_n·loss_n (float64, n = idx[r]) and grad a_L = (ŷ - y)·w, the canonical pairs'
-    shared gradient, row by row.
-
-    One row loop per output function, each with its code as a constant (inlined): a run-time
-    code inside the loop keeps the loop from being optimized for the function (a several-fold
-    slowdown, docs/performance.md).
-    """
-    if code == O_SOFTMAX:
-        return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_SOFTMAX, eps)
-    if code == O_LOGISTIC:
-        return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_LOGISTIC, eps)
-    if code == O_IDENTITY:
-        return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_IDENTITY, eps)
-    return _loss_and_grad_rows(Y, sw, idx, y_hat, grad_a, O_EXP, eps)
-
-
-@jit(inline="always")
-def grad_a_L_row(y_hat, r, Y, n, w, grad_a):
-    """Row r of grad a_L = (ŷ - y)·w for sample n of weight w, in ŷ's dtype."""
-    T = y_hat.dtype.type
-    for j in range(y_hat.shape[1]):
-        grad_a[r, j] = (y_hat[r, j] - T(Y[n, j])) * w
+KERNELS = {code: _kernels_for(code) for code in OUTPUTS.values()}

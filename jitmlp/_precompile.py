@@ -44,6 +44,8 @@ ENTRIES = {
                ("run_epoch", "chunk", "batch_loss_and_grad", "predict_forward")),
     "rows": ("the row-parallel chunk (batches over CHUNKED_MAX_FLOPS), dense and CSR input",
              ("chunk_rows_parallel",)),
+    "functions": ("fits and predictions with every other activation and output function",
+                  ("activations", "outputs")),
     # the fit's kernels in two halves that compile side by side in two processes (the main job)
     "chunk": ("MLPClassifier(solver='adam').fit, its chunk only", ("chunk",)),
     "epoch": ("MLPClassifier(solver='adam').fit, all but its chunk",
@@ -55,7 +57,7 @@ ENTRIES = {
 # lbfgs and predict call too (chunk, reduce_chunks, the layer products), which the later tasks
 # then load from the cache instead of compiling them a second time at the same moment
 # (docs/performance.md).
-ORDER = ("fit", "predict", "lbfgs", "sparse", "rows")
+ORDER = ("fit", "predict", "lbfgs", "sparse", "rows", "functions")
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ def default_jobs(n_tasks: int) -> int:
 
 
 def _dispatchers():
+    from . import _activations, _outputs
     from ._epoch import (
         _predict_block,
         batch_loss_and_grad,
@@ -104,6 +107,10 @@ def _dispatchers():
     from ._shuffle import shuffle_in_place
 
     return {"run_epoch": run_epoch, "chunk": chunk, "shuffle_in_place": shuffle_in_place,
+            # each activation and output function is a kernel of its own: tanh's and exp's
+            # stand for them all in a task's status
+            "activations": _activations.KERNELS[_activations.TANH][0],
+            "outputs": _outputs.KERNELS[_outputs.O_EXP][0],
             "chunk_rows_parallel": chunk_rows_parallel,
             "_predict_block": _predict_block,
             "predict_forward": predict_forward, "batch_loss_and_grad": batch_loss_and_grad}
@@ -142,8 +149,9 @@ def kernels_cached(dtype) -> bool:
         want = numba.from_dtype(np.dtype(dtype))
         dispatchers = _dispatchers()
 
-        def has(name):  # an overload whose X (the first array argument) holds ``dtype``
-            return any(next((a.dtype for a in args if isinstance(a, types.Array)), None) == want
+        def has(name):  # an overload whose first float array (X or θ) holds ``dtype``
+            return any(next((a.dtype for a in args if isinstance(a, types.Array)
+                             and isinstance(a.dtype, types.Float)), None) == want
                        for args in _cached_argument_types(dispatchers[name]))
 
         return (has("run_epoch") and has("chunk") and has("predict_forward")
@@ -181,7 +189,7 @@ def _fit_half(X, y, half: str) -> None:
     from unittest import mock
 
     from . import _estimators
-    from ._epoch import run_epoch
+    from ._epoch import N_KERNELS, run_epoch
     from ._estimators import MLPClassifier
 
     def stop_before_epoch(*args):
@@ -192,9 +200,10 @@ def _fit_half(X, y, half: str) -> None:
     try:
         with ExitStack() as patched:
             patched.enter_context(mock.patch.object(_estimators, "run_epoch", stop_before_epoch))
-            if half == "epoch":  # no chunk: stand-in addresses, never called
-                patched.enter_context(mock.patch.object(_estimators, "chunk_kernels_of",
-                                                        lambda *args: ((0, 0), (0, 0))))
+            if half == "epoch":  # no chunk: a table of stand-in addresses, never called
+                patched.enter_context(mock.patch.object(
+                    _estimators, "chunk_kernels_of",
+                    lambda *args: np.zeros((N_KERNELS, 2), dtype=np.int64)))
             MLPClassifier((5,), batch_size=5, max_iter=1, random_state=0).fit(X, y)
     except _Compiled:
         pass
@@ -240,6 +249,15 @@ def _exercise(entry: str, dtype: str) -> None:
                          random_state=0).fit(X_csr, y.astype(X.dtype))
         elif entry == "rows":
             _rows_parallel_chunks(X, y)
+        elif entry == "functions":  # after "fit", "lbfgs": only the functions' kernels compile
+            small = dict(hidden_layer_sizes=(5,), batch_size=5, max_iter=1, random_state=0)
+            models = [MLPClassifier(activation=name, **small).fit(X, y)
+                      for name in ("identity", "logistic", "tanh")]
+            models.append(MLPClassifier(**small).fit(X, y % 2))  # logistic output
+            models.append(MLPRegressor(**small).fit(X, y.astype(X.dtype)))  # identity output
+            models.append(MLPRegressor(loss="poisson", **small).fit(X, y.astype(X.dtype)))
+            for model in models:
+                model.predict(X)
         elif entry == "lbfgs":
             MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=2,
                          random_state=0).fit(X, y.astype(X.dtype))

@@ -39,7 +39,7 @@ def main(argv=None) -> int:
     if args.list:
         for task in tasks:
             what, entry_points = ENTRIES[task.entry]
-            print(f"{task.name:16s}{what} -> {', '.join(entry_points)}")
+            print(f"{task.name:18s}{what} -> {', '.join(entry_points)}")
         return 0
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be at least 1")

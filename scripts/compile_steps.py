@@ -2,7 +2,8 @@
 
 Each step runs in a fresh process; one empty NUMBA_CACHE_DIR is carried from step to step, as
 the cache on disk is between a user's sessions. Prints a markdown row per step: the seconds in
-the call, then of the whole process.
+the call (and the CPU seconds of its thread, which compiles: the figure to compare where the
+machine is busy), then of the whole process.
 
     python scripts/compile_steps.py .                        # this checkout
     python scripts/compile_steps.py /path/to/other/checkout  # another one, for a before/after
@@ -48,7 +49,7 @@ STEPS = [
     ("predict_proba, new process, after all of the above",
      "m = pickle.load(open(MODEL, 'rb')); t = time.perf_counter(); m.predict_proba(X)"),
 ]
-REPORT = "\nprint(f'{time.perf_counter() - t:.2f}')"
+REPORT = "\nprint(f'{time.perf_counter() - t:.2f} {time.thread_time() - c:.2f}')"
 
 
 def main(repo: str) -> None:
@@ -56,6 +57,8 @@ def main(repo: str) -> None:
     prelude = PRELUDE.format(model=os.path.join(cache, "model.pkl"))
     env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=repo)
     for name, code in STEPS:
+        code = code.replace("t = time.perf_counter()",
+                            "t = time.perf_counter(); c = time.thread_time()")
         start = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", prelude + code + REPORT], env=env, cwd=repo,
                              capture_output=True, text=True)
@@ -63,7 +66,8 @@ def main(repo: str) -> None:
         if out.returncode:
             print(f"| {name} | failed: {out.stderr[-300:]} |")
         else:
-            print(f"| {name} | {out.stdout.split()[-1]} s / {wall:.1f} s |", flush=True)
+            call, cpu = out.stdout.split()[-2:]
+            print(f"| {name} | {call} s ({cpu} s CPU) / {wall:.1f} s |", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jitmlp import _activations
-from jitmlp._activations import ACTIVATIONS
+from jitmlp._activations import ACTIVATIONS, g_kernels
 
 from reference import G_PRIME as REFERENCE_G_PRIME
 from reference import G as REFERENCE_G
@@ -27,7 +27,7 @@ def _inputs(dtype, n, m):
 def test_bias_g(kernel, name, dtype, n, m):
     a, b = _inputs(dtype, n, m)
     expected = REFERENCE_G[name](a.astype(np.float64) + b.astype(np.float64))
-    getattr(_activations, kernel)(a, b, ACTIVATIONS[name])
+    getattr(_activations, kernel)(g_kernels([ACTIVATIONS[name]], dtype), 0, a, b)
     assert a.dtype == dtype
     assert np.isnan(a[1, 2]), "a NaN pre-activation must stay NaN"
     rtol = 1e-6 if dtype == np.float32 else 1e-14
@@ -45,7 +45,7 @@ def test_g_prime(kernel, name, dtype, n, m):
     grad_h = np.random.default_rng(1).standard_normal((n, m)).astype(dtype)
     expected = grad_h.astype(np.float64) * REFERENCE_G_PRIME[name](h.astype(np.float64))
     grad_a = grad_h.copy()
-    getattr(_activations, kernel)(h, grad_a, ACTIVATIONS[name])
+    getattr(_activations, kernel)(g_kernels([ACTIVATIONS[name]], dtype), 0, h, grad_a)
     assert grad_a.dtype == dtype
     np.testing.assert_array_equal(np.isnan(grad_a), np.isnan(expected))
     # 1 - h² cancels near |h| = 1: the kernel may round h² (or fuse it) differently from float64,
@@ -62,4 +62,4 @@ def test_g_prime_refuses_mismatched_shapes(kernel, shape_h, shape_g):
     h = np.ones(shape_h)
     grad_a = np.ones(shape_g)
     with pytest.raises(ValueError, match="differ in shape"):
-        getattr(_activations, kernel)(h, grad_a, ACTIVATIONS["relu"])
+        getattr(_activations, kernel)(g_kernels([ACTIVATIONS["relu"]], h.dtype), 0, h, grad_a)

@@ -84,7 +84,10 @@ SCRIPT = textwrap.dedent(
             per_kind = {}
             for sig in d.signatures:
                 per_kind.setdefault(float_kinds(sig), []).append(str(sig))
-            counts[d.py_func.__module__ + "." + d.py_func.__qualname__] = per_kind
+            name = d.py_func.__module__ + "." + d.py_func.__qualname__
+            if d.py_func.__closure__:  # one kernel per activation or output function
+                name += str([cell.cell_contents for cell in d.py_func.__closure__])
+            counts[name] = per_kind
     print(json.dumps({"cache": config.CACHE, "counts": counts}))
     """
 )
@@ -119,3 +122,34 @@ def test_one_compile_per_kernel_and_dtype_without_a_cache():
     repeated = {name: sigs for name, per_kind in counts.items()
                 for sigs in per_kind.values() if len(sigs) > 1}
     assert not repeated, json.dumps(repeated, indent=1)
+
+
+ONLY_USED = textwrap.dedent(
+    """
+    import json, warnings
+    warnings.simplefilter("ignore")
+    import numpy as np
+    from jitmlp import MLPClassifier, _activations, _outputs
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 3)), np.arange(30) % 3
+    MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y).predict_proba(X)
+    def compiled(kernels):
+        return {code: [bool(k.signatures) for k in pair] for code, pair in kernels.items()}
+    print(json.dumps([compiled(_activations.KERNELS), compiled(_outputs.KERNELS)]))
+    """
+)
+
+
+def test_only_the_functions_a_fit_uses_are_compiled_or_loaded():
+    """A ReLU softmax classifier compiles (or loads from the cache) the ReLU and softmax kernels
+    only: every activation and output function is a kernel of its own, called by address."""
+    from jitmlp._activations import ACTIVATIONS
+    from jitmlp._outputs import OUTPUTS
+
+    run = subprocess.run([sys.executable, "-c", ONLY_USED], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-4000:]
+    activations, outputs = json.loads(run.stdout.strip().splitlines()[-1])
+    assert {int(c) for c, used in activations.items() if any(used)} == {ACTIVATIONS["relu"]}
+    assert activations[str(ACTIVATIONS["relu"])] == [True, True]  # g and g'
+    assert {int(c) for c, used in outputs.items() if any(used)} == {OUTPUTS["softmax"]}
+    assert outputs[str(OUTPUTS["softmax"])] == [True, True]  # O and the loss

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from jitmlp import MLPRegressor
-from jitmlp._epoch import _predict_block, gather_rows
+from jitmlp._epoch import _predict_block, gather_rows, predict_kernel_of
 from jitmlp._estimators import _frozen
 from jitmlp._network import Layout
 from jitmlp._sparse import _csr_tn_columns, csr_matmul_rows
@@ -61,8 +61,11 @@ def test_predict_block_reads_and_writes_rows_past_2_31(tmp_path, huge_X):
     y_hat = np.memmap(tmp_path / "y_hat", dtype=np.float64, mode="w+", shape=(N, 1))
     y_hat_view = y_hat.view(np.ndarray)
     rows = _frozen(np.arange(4, dtype=np.int64))  # read for sparse input only
-    _predict_block(huge_X, None, rows, theta, layout.units, layout.w_off, layout.b_off,
-                   *model._kernel_args(layout)[3:], N - len(TAIL), N, y_hat_view)
+    act, out = model._kernel_args(layout, np.float64)[3:]
+    kernels = predict_kernel_of(huge_X, None, rows, theta, layout.units, layout.w_off,
+                                layout.b_off, act, out, y_hat_view)
+    _predict_block(huge_X, None, rows, theta, layout.units, layout.w_off, layout.b_off, act,
+                   kernels, N - len(TAIL), N, y_hat_view)
     expected = model.predict(TAIL[:, None])
     np.testing.assert_array_equal(y_hat_view[N - len(TAIL):, 0], expected)
 

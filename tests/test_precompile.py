@@ -25,7 +25,7 @@ def test_list_prints_every_task_without_compiling(capsys):
     names = [" ".join(line.split()[:2]) for line in lines]
     assert names == ["fit float64", "fit float32", "predict float64", "predict float32",
                      "lbfgs float64", "lbfgs float32", "sparse float64", "sparse float32",
-                     "rows float64", "rows float32"]
+                     "rows float64", "rows float32", "functions float64", "functions float32"]
     assert "run_epoch, chunk, shuffle_in_place" in lines[0]
     assert lines[2].endswith("predict_forward, _predict_block")
     assert lines[4].endswith("batch_loss_and_grad")
@@ -34,7 +34,8 @@ def test_list_prints_every_task_without_compiling(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[:2] for line in lines] == [["fit", "float32"], ["predict", "float32"],
                                                     ["lbfgs", "float32"], ["sparse", "float32"],
-                                                    ["rows", "float32"]]
+                                                    ["rows", "float32"],
+                                                    ["functions", "float32"]]
 
 
 def test_jobs_at_most_one_per_task():
@@ -96,13 +97,13 @@ def test_cold_cache_compiles_once_with_a_message_and_warm_cache_is_silent(tmp_pa
     assert "speed-up" in cold
     assert run(*cached).split() == ["True", "False"]
 
-    # the precompile command loads what the main job compiled and compiles only lbfgs
+    # the precompile command loads what the main job compiled and compiles the rest
     filled = run("-m", "jitmlp.precompile", "--dtype", "float64", "--jobs", "2")
     status = {" ".join(line.split()[:2]): line.split(" s  ")[-1] for line in filled.splitlines()
               if line.startswith("  ")}
     assert status == {"fit float64": "loaded from cache", "predict float64": "loaded from cache",
                       "lbfgs float64": "compiled", "sparse float64": "compiled",
-                      "rows float64": "compiled"}, filled
+                      "rows float64": "compiled", "functions float64": "compiled"}, filled
     assert filled.splitlines()[-1].startswith("total ")
     assert run(*cached).split() == ["True", "False"]
 

@@ -315,13 +315,12 @@ def test_float32_kernels_do_no_float64_arithmetic():
     f32, i64, boolean = nt.float32, nt.int64, nt.boolean
     A1, A2, I1 = nt.Array(f32, 1, "C"), nt.Array(f32, 2, "C"), nt.Array(i64, 1, "C")
     cases = [
-        (_activations.bias_g_rows, (A2, A1, i64, i64, i64)),
-        (_activations.g_prime_span, (A1, A1, i64)),
+        *[(g, (A2, A1, i64, i64)) for g, _ in _activations.KERNELS.values()],
+        *[(g_prime, (A2, A2, i64, i64)) for _, g_prime in _activations.KERNELS.values()],
         (_optimizers.adam_span, (A1, A1, A1, A1, f32, f32, f32, f32, i64, i64)),
         (_optimizers.sgd_span, (A1, A1, A1, f32, f32, boolean, i64, i64)),
         (_sparse.csr_matmul_rows, (A1, I1, I1, I1, A2, A2, i64, i64)),
-        (_outputs.grad_a_L_row, (A2, i64, A2, i64, f32, A2)),
-        (_outputs.O_rows, (A2, i64)),
+        *[(bias_O, (A2, A1)) for bias_O, _ in _outputs.KERNELS.values()],
         (_layers.matmul_serial, (A2, A2, A2)),
         (_layers.matmul, (A2, A2, A2)),
         (_layers.matmul_tn, (A2, A2, A2)),
