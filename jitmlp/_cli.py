@@ -118,8 +118,9 @@ PARAMETERS = {
     "max_grad_norm": "clip each step's gradient to this global L2 norm (sgd, adam)",
     "weight_decay": "decoupled weight decay: W *= 1 - rate * this before each step (sgd, adam)",
     "loss": "regression loss (regression only)",
+    "huber_delta": "where the huber loss turns from quadratic to linear (regression only)",
 }
-_REGRESSION_ONLY = {"loss"}
+_REGRESSION_ONLY = {"loss", "huber_delta"}
 
 
 # --------------------------------------------------------------------------- option types
@@ -424,8 +425,9 @@ def run_train(args, parser) -> int:
     X, y, weight, task = _training_data(args, table, dtype)
     params = {name: getattr(args, name) for name in PARAMETERS if hasattr(args, name)}
     if task == "classify" and _REGRESSION_ONLY & set(params):
-        parser.error(f"argument --loss: applies to regression only, and {table.path}'s target "
-                     f"is classified (give --task regress to regress)")
+        option = "--" + sorted(_REGRESSION_ONLY & set(params))[0].replace("_", "-")
+        parser.error(f"argument {option}: applies to regression only, and {table.path}'s "
+                     f"target is classified (give --task regress to regress)")
     model = (MLPClassifier if task == "classify" else MLPRegressor)(**params)
 
     what = "classification" if task == "classify" else "regression"

@@ -19,9 +19,19 @@ _INTRO = """{summary}
     ----------
 """
 
-_LOSS = """    loss : {'squared_error', 'poisson'}, default='squared_error'
-        The loss to minimize: half the squared error with the identity output, or half the
-        Poisson deviance with an exponential output (y must be non-negative, not all zero).
+_LOSS = """    loss : {'squared_error', 'poisson', 'huber'}, default='squared_error'
+        The loss to minimize: half the squared error with the identity output, half the
+        Poisson deviance with an exponential output (y must be non-negative, not all zero),
+        or the Huber loss with the identity output (jitmlp's own; scikit-learn's MLP has none):
+        ``0.5 * r**2`` for a residual ``|r| <= huber_delta``, ``huber_delta * (|r| - 0.5 *
+        huber_delta)`` beyond, so that outliers pull on the fit with a bounded gradient.
+
+"""
+
+_HUBER_DELTA = """    huber_delta : float > 0, default=1.0
+        jitmlp's own. Where the Huber loss (``loss='huber'``) turns from quadratic to linear,
+        in the units of y; the gradient of the loss with respect to the output is the residual
+        clipped to ``[-huber_delta, huber_delta]``. Not used by the other losses.
 
 """
 
@@ -269,9 +279,9 @@ REGRESSOR_DOC = (
     _INTRO.format(summary="Multi-layer perceptron regressor, trained by compiled loops.",
                   name="MLPRegressor")
     + _LOSS
-    + _SHARED_PARAMETERS
+    + _SHARED_PARAMETERS.replace("    Attributes\n", _HUBER_DELTA + "    Attributes\n", 1)
     + _SHARED_ATTRIBUTES.format(
-        score="R²", outputs="'identity' (squared error) or 'exp' (Poisson)",
+        score="R²", outputs="'identity' (squared error, Huber) or 'exp' (Poisson)",
         other="MLPClassifier", other_summary="the classifier.", name="MLPRegressor")
     + _REGRESSOR_EXAMPLES
 )

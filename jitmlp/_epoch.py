@@ -33,7 +33,7 @@ from ._layers import product, product_serial, transpose
 from ._native import address_of, call_native, kernel_at, kernel_table
 from ._optimizers import ADAM, adam_span, adam_step_size, clip_factor, scale_span, sgd_span
 from ._outputs import KERNELS as O_KERNELS
-from ._outputs import O_IDENTITY
+from ._outputs import O_HUBER, O_IDENTITY
 from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
 from ._views import as_rows
 
@@ -272,7 +272,7 @@ def backward_chunk(theta, part, units, w_off, b_off, act, kernels, h_buf, h_off,
 
 @jit(inline="always")
 def chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, kernels, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, parallel):
+               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, parallel):
     """Forward, loss and backward of row chunk c of the batch: the unit of parallel work.
 
     The batch is samples sample_idx[start:stop]; the chunk is its rows c·nb//n_chunks ..
@@ -296,7 +296,7 @@ def chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, un
     y_hat = chunk_rows(h_buf, h_off[L], units[L], 0, n)
     ga_L = chunk_rows(ga_buf, h_off[L] - h_off[1], units[L], 0, n)
     # stats[c, 0] = Σ_n w_n·loss_n, and grad a_L
-    call_native(kernel_at(kernels, LOSS, 0), (Y, sw, rows, y_hat, ga_L, eps, stats, c))
+    call_native(kernel_at(kernels, LOSS, 0), (Y, sw, rows, y_hat, ga_L, loss_param, stats, c))
     sw_sum = 0.0
     for r in range(n):
         sw_sum += float(sw[rows[r]])
@@ -309,19 +309,19 @@ def chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, un
 # each is compiled once; the row-parallel one only for fits with batches large enough for it.
 @jit
 def chunk(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off, act,
-          kernels, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks):
+          kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks):
     """``chunk_body`` with the serial kernels."""
     chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, kernels, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, False)
+               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, False)
 
 
 @jit
 def chunk_rows_parallel(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units,
-                        w_off, b_off, act, kernels, eps, h_bufs, h_off, ga_bufs, wts, c,
+                        w_off, b_off, act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c,
                         n_chunks):
     """``chunk_body`` with the layer products and activations splitting rows over threads."""
     chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, kernels, eps, h_bufs, h_off, ga_bufs, wts, c, n_chunks, True)
+               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, True)
 
 
 @jit
@@ -387,7 +387,7 @@ def sum_sq_weights(theta, units, w_off):
 
 @jit(inline="always")  # inlined into the two (parallel) callers: no library of its own to link
 def batch_data_term(kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, units, w_off,
-                    b_off, act, out, eps, h_buf, h_off, ga_buf, wt, parts, stats):
+                    b_off, act, out, loss_param, h_buf, h_off, ga_buf, wt, parts, stats):
     """Forward and backward of one minibatch: the chunks' gradient sums into ``parts``.
 
     The minibatch is samples sample_idx[start:stop]. Returns (Σ_n w_n·loss_n, Σ_n w_n, number of
@@ -406,23 +406,24 @@ def batch_data_term(kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, un
         serial = kernel_at(kernels, CHUNK, 0)
         for c in prange(n_chunks):
             call_native(serial, (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats,
-                                 units, w_off, b_off, act, kernels, eps, h_buf, h_off, ga_buf, wt,
-                                 np.int64(c), n_chunks))
+                                 units, w_off, b_off, act, kernels, loss_param, h_buf, h_off,
+                                 ga_buf, wt, np.int64(c), n_chunks))
     else:
         call_native(kernel_at(kernels, CHUNK_ROWS_PARALLEL if rows_parallel else CHUNK, 0),
                     (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off,
-                     b_off, act, kernels, eps, h_buf, h_off, ga_buf, wt, np.int64(0), n_chunks))
+                     b_off, act, kernels, loss_param, h_buf, h_off, ga_buf, wt, np.int64(0),
+                     n_chunks))
     data_loss = 0.0
     sw_sum = 0.0
     for c in range(n_chunks):
         data_loss += stats[c, 0]
         sw_sum += stats[c, 1]
-    if out == O_IDENTITY:
+    if out == O_IDENTITY or out == O_HUBER:  # (MEAN_OVER_OUTPUTS)
         data_loss /= units[L]  # scikit-learn reports the squared error averaged over outputs
     return data_loss, sw_sum, n_chunks
 
 
-def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, act, out, eps,
+def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, act, out, loss_param,
                      h_buf, h_off, ga_buf, wt, parts, stats, batch_sizes, rows_parallel=False):
     """The ``kernels`` table of ``run_epoch`` or ``batch_loss_and_grad`` for these arguments and
     batches of ``batch_sizes`` rows: the output function's and the loss's (``_outputs``, of
@@ -434,9 +435,10 @@ def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, ac
     """
     kernels = _kernel_table(theta.dtype, out)
     a = np.empty((1, 1), theta.dtype)
-    kernels[LOSS] = address_of(O_KERNELS[out][1], (Y, sw, sample_idx[:0], a, a, eps, stats, 0))
+    kernels[LOSS] = address_of(O_KERNELS[out][1],
+                               (Y, sw, sample_idx[:0], a, a, loss_param, stats, 0))
     args = (X, X_csr, Y, sw, sample_idx, 0, 0, theta, parts, stats, units, w_off, b_off, act,
-            kernels, eps, h_buf, h_off, ga_buf, wt, 0, 0)
+            kernels, loss_param, h_buf, h_off, ga_buf, wt, 0, 0)
     kernels[CHUNK] = kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk, args)
     if rows_parallel or any(nb > 0 and runs_rows_parallel(nb, units) for nb in batch_sizes):
         kernels[PRODUCT_ROWS_PARALLEL] = address_of(product, (a, True, a, a))
@@ -456,11 +458,12 @@ def _kernel_table(dtype, out):
 
 @jit_parallel
 def batch_loss_and_grad(kernels, X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out,
-                        eps, alpha, h_buf, h_off, ga_buf, wt, parts, stats):
+                        loss_param, alpha, h_buf, h_off, ga_buf, wt, parts, stats):
     """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``."""
     data_loss, sw_sum, n_chunks = batch_data_term(kernels, X, X_csr, Y, sw, idx, 0,
                                                   idx.shape[0], theta, units, w_off, b_off, act,
-                                                  out, eps, h_buf, h_off, ga_buf, wt, parts, stats)
+                                                  out, loss_param, h_buf, h_off, ga_buf, wt,
+                                                  parts, stats)
     reduce_chunks(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum)
     return data_loss / sw_sum + 0.5 * alpha * sum_sq_weights(theta, units, w_off) / sw_sum
 
@@ -547,7 +550,7 @@ def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver,
 
 @jit_parallel
 def run_epoch(kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act,
-              out, eps, alpha, batch_size, solver, learning_rate, momentum, nesterov, beta_1,
+              out, loss_param, alpha, batch_size, solver, learning_rate, momentum, nesterov, beta_1,
               beta_2, epsilon, state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty,
               accumulated_loss, controls):
     """A pass over the samples in ``sample_idx`` order, updating θ after every minibatch.
@@ -565,8 +568,8 @@ def run_epoch(kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b
         stop = min(n, start + batch_size)
         data_loss, sw_sum, n_chunks = batch_data_term(kernels, X, X_csr, Y, sw, sample_idx,
                                                       start, stop, theta, units, w_off, b_off, act,
-                                                      out, eps, h_buf, h_off, ga_buf, wt, parts,
-                                                      stats)
+                                                      out, loss_param, h_buf, h_off, ga_buf,
+                                                      wt, parts, stats)
         if solver == ADAM:
             t += 1
         sq = update_theta(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum, solver,

@@ -50,7 +50,7 @@ from ._epoch import (
 from ._loss_curve import validation_loss
 from ._network import Layout
 from ._optimizers import ADAM, SOLVERS, StepControls
-from ._outputs import OUTPUTS
+from ._outputs import output_code
 from ._schedules import SCHEDULES, check_schedule, rate_after_epoch, schedule_of
 from ._shuffle import shuffle_samples
 from ._threads import default_threads
@@ -295,7 +295,14 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         """(units, w_off, b_off, the g_kernels of the hidden layers, the output code)."""
         return (layout.units, layout.w_off, layout.b_off,
                 g_kernels([ACTIVATIONS[self.activation]] * (layout.n_layers - 1), dtype),
-                OUTPUTS[self.out_activation_])
+                output_code(self.out_activation_, self.loss))
+
+    def _loss_parameter(self, dtype) -> float:
+        """The loss kernel's parameter: δ of the Huber loss, else the eps that clips
+        probabilities in the log losses (float64 even for float32 fits, as in scikit-learn)."""
+        if self.loss == "huber":
+            return float(self.huber_delta)
+        return float(np.finfo(dtype).eps)
 
     # --------------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight=None, incremental=False):
@@ -359,7 +366,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         theta = np.empty(layout.size, dtype=X.dtype)
         grad = np.empty(layout.size, dtype=X.dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout, X.dtype)
-        eps = float(np.finfo(X.dtype).eps)
+        eps = self._loss_parameter(X.dtype)
         kernel = chunk_kernels_of(X_dense, X_csr, y, sw, idx, theta, units, w_off, b_off, act,
                                   out, eps, h_buf, h_off, ga_buf, wt, parts, stats, [n])
 
@@ -444,7 +451,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         h_off, h_buf, ga_buf, wt, parts, stats, penalty = layout.workspace(
             batch_size, X.dtype, batch_sizes=[batch_size, n_samples % batch_size])
         units, w_off, b_off, act, out = self._kernel_args(layout, X.dtype)
-        eps = float(np.finfo(X.dtype).eps)
+        eps = self._loss_parameter(X.dtype)
         opt = self._optimizer
         max_grad_norm = np.inf if self.max_grad_norm is None else float(self.max_grad_norm)
         controls = StepControls(max_grad_norm, float(self.weight_decay))
@@ -886,7 +893,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
     _parameter_constraints: dict = {
         **BaseMultilayerPerceptron._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [StrOptions({"squared_error", "poisson", "huber"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
@@ -895,7 +903,9 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 n_jobs=None, lr_schedule=None, max_grad_norm=None, weight_decay=0.0):
+                 n_jobs=None, lr_schedule=None, max_grad_norm=None, weight_decay=0.0,
+                 huber_delta=1.0):
+        self.huber_delta = huber_delta
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,

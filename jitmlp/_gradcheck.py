@@ -19,14 +19,14 @@ from ._class_weight import class_weighted
 from ._epoch import batch_loss_and_grad, chunk_kernels_of, sum_sq_weights
 from ._estimators import BaseMultilayerPerceptron, _frozen, _kernel_input, _numba_threads
 from ._network import Layout
-from ._outputs import O_IDENTITY, OUTPUTS
+from ._outputs import MEAN_OVER_OUTPUTS, output_code
 
 # gradient elements below this share of the largest are measured against it: there the rounding
 # of J's differences (about 1e-16 of J over 2h, times the terms summed) outweighs them
 FLOOR = 1e-4
 
 
-def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype):
+def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype, loss_param=None):
     """θ -> (loss, grad θ) through the compiled ``batch_loss_and_grad``, as the estimators call it.
 
     Parameters
@@ -59,7 +59,8 @@ def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype):
     sw = np.ones(n, dtype=dtype) if sample_weight is None else sample_weight
     Y, sw, idx = _frozen(Y, dtype), _frozen(sw, dtype), _frozen(np.arange(n, dtype=np.int64))
     shape = (layout.units, layout.w_off, layout.b_off,
-             g_kernels([act] * (layout.n_layers - 1), dtype), out, float(np.finfo(dtype).eps))
+             g_kernels([act] * (layout.n_layers - 1), dtype), out,
+             float(np.finfo(dtype).eps) if loss_param is None else float(loss_param))
     kernel = chunk_kernels_of(X_dense, X_csr, Y, sw, idx, theta, *shape, h_buf, h_off, ga_buf,
                               wt, parts, stats, [n])
 
@@ -148,17 +149,21 @@ def check_gradients(estimator, X, y, sample_weight=None, eps=None) -> float:
     dtype = estimator.coefs_[0].dtype
     layout = Layout.from_units([X.shape[1]] + [c.shape[1] for c in estimator.coefs_])
     theta = layout.pack(estimator.coefs_, estimator.intercepts_, np.float64)
-    act, out = ACTIVATIONS[estimator.activation], OUTPUTS[estimator.out_activation_]
+    act = ACTIVATIONS[estimator.activation]
+    out = output_code(estimator.out_activation_, estimator.loss)
     alpha = float(estimator.alpha)
     # the data term's weight in J: squared error is reported averaged over the outputs
-    n_out = int(layout.units[-1]) if out == O_IDENTITY else 1
+    n_out = int(layout.units[-1]) if out in MEAN_OVER_OUTPUTS else 1
     sw_sum = (float(X.shape[0]) if sample_weight is None
               else float(np.sum(sample_weight, dtype=np.float64)))
     with _numba_threads(estimator.n_jobs):
-        backprop = compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype)
+        loss_param = estimator._loss_parameter(dtype)
+        backprop = compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype,
+                                      loss_param)
         grad = backprop(theta.astype(dtype))[1].astype(np.float64)
         objective = (backprop if dtype == np.float64 else
-                     compiled_objective(layout, X, Y, sample_weight, act, out, alpha, np.float64))
+                     compiled_objective(layout, X, Y, sample_weight, act, out, alpha, np.float64,
+                                        estimator._loss_parameter(np.float64)))
 
         def J(values):
             loss = objective(values)[0]

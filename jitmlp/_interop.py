@@ -60,6 +60,9 @@ def to_sklearn(model):
             f"Set them to their defaults first (model.set_params("
             + ", ".join(f"{name}={defaults[name]!r}" for name in changed) + "))."
         )
+    if params.get("loss") == "huber":
+        raise ValueError("Cannot convert: scikit-learn's MLPRegressor has no loss 'huber' (its "
+                         "losses are 'squared_error' and 'poisson').")
     est = cls(**{name: value for name, value in params.items() if name not in own})
     if not hasattr(model, "coefs_"):
         return est

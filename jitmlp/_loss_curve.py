@@ -50,7 +50,17 @@ def validation_loss(estimator, Y, y_hat, sample_weight=None):
         scikit-learn's ``loss_curve_`` defines them; NaN or inf where ŷ is not finite.
     """
     with np.errstate(all="ignore"):
+        if estimator.loss == "huber":
+            return huber_loss(Y, y_hat, estimator.huber_delta, sample_weight)
         return float(LOSS_FUNCTIONS[_loss_function_name(estimator)](Y, y_hat, sample_weight))
+
+
+def huber_loss(Y, y_hat, delta, sample_weight=None):
+    """Weighted mean over samples of the Huber loss ρ_δ(y - ŷ) averaged over outputs (as the
+    squared error is): ½ r² for |r| <= δ, δ (|r| - ½ δ) beyond."""
+    r = np.abs(np.asarray(Y, dtype=np.float64) - np.asarray(y_hat, dtype=np.float64))
+    rho = np.where(r <= delta, 0.5 * r * r, delta * (r - 0.5 * delta))
+    return float(np.average(rho.mean(axis=1), weights=sample_weight))
 
 
 _LOSS_LABELS = {
@@ -58,6 +68,7 @@ _LOSS_LABELS = {
     "binary_log_loss": "log-loss",
     "squared_error": "squared error / 2",
     "poisson": "half Poisson deviance",
+    "huber": "Huber loss",
 }
 
 

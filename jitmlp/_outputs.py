@@ -10,12 +10,20 @@ log_loss       softmax      -Σ_o y_o log ŷ_o                            multic
 log_loss       logistic     -Σ_o [y_o log ŷ_o + (1-y_o) log(1-ŷ_o)]     binary, multilabel
 squared_error  identity     ½ Σ_o (y_o - ŷ_o)²  (reported ÷ n_outputs)   regression
 poisson        exp          Σ_o [y_o log(y_o/ŷ_o) - y_o + ŷ_o]          count regression
+huber          identity     Σ_o ρ_δ(y_o - ŷ_o)  (reported ÷ n_outputs)   regression, outliers
 =============  ===========  ========================================  ==================
 
-Probabilities are clipped to [eps, 1 - eps] inside the log exactly as scikit-learn clips them,
-and softmax is shifted by the row maximum. The reported squared error is divided by the number
-of outputs, as scikit-learn reports it, while the gradient is that of the sum over outputs (also
-as scikit-learn computes it); the two agree for a single output.
+with the Huber function ρ_δ(r) = ½ r² for |r| <= δ, δ (|r| - ½ δ) beyond: quadratic near zero,
+linear in the tails, so that an outlier pulls on the fit with at most δ. Its gradient is the
+clipped residual, grad a_L = clip(ŷ - y, -δ, δ) (times the sample's weight), the one pair whose
+gradient is not ŷ - y itself.
+
+The loss kernel takes one parameter, ``loss_param``: the ``eps`` of the log losses, δ of the
+Huber loss. Probabilities are clipped to [eps, 1 - eps] inside the log exactly as scikit-learn
+clips them, and softmax is shifted by the row maximum. The reported squared error (and Huber
+loss) is divided by the number of outputs, as scikit-learn reports it, while the gradient is
+that of the sum over outputs (also as scikit-learn computes it); the two agree for a single
+output.
 """
 
 from __future__ import annotations
@@ -26,8 +34,15 @@ from ._config import jit
 from ._elementary import exp, logistic
 from ._views import as_flat
 
-O_IDENTITY, O_LOGISTIC, O_SOFTMAX, O_EXP = 0, 1, 2, 3
+O_IDENTITY, O_LOGISTIC, O_SOFTMAX, O_EXP, O_HUBER = 0, 1, 2, 3, 4
+# out_activation_ -> code; the Huber loss has the identity output (out_activation_ "identity")
 OUTPUTS = {"identity": O_IDENTITY, "logistic": O_LOGISTIC, "softmax": O_SOFTMAX, "exp": O_EXP}
+MEAN_OVER_OUTPUTS = (O_IDENTITY, O_HUBER)  # losses reported ÷ n_outputs, as scikit-learn does
+
+
+def output_code(out_activation: str, loss: str) -> int:
+    """The code of an estimator's (output function, loss) pair."""
+    return O_HUBER if loss == "huber" else OUTPUTS[out_activation]
 
 
 @jit(inline="always")  # per-row helper: inlined, no per-call array refcounting
@@ -81,16 +96,19 @@ def _kernels_for(code):
                 flat[p] = exp(flat[p])
 
     @jit
-    def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, eps, stats, c):
+    def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, loss_param, stats, c):
         """stats[c, 0] = Σ_r w_n·loss_n (float64, n = idx[r], the loss summed over outputs:
-        the table above) and grad a_L = (ŷ - y)·w, the canonical pairs' shared gradient, in
-        ŷ's dtype, row by row.
+        the table above) and grad a_L = (ŷ - y)·w, the canonical pairs' shared gradient (for
+        Huber clipped to [-δ, δ] before the weight), in ŷ's dtype, row by row. ``loss_param``:
+        eps (log losses) or δ (Huber).
 
         Rows are indexed in place, never taken as views: a row view is a reference-counted
         object, and its counting stayed inside the loop.
         """
         T = y_hat.dtype.type
         m = y_hat.shape[1]
+        eps = delta = loss_param
+        delta_t = T(delta)
         total = 0.0
         for r in range(idx.shape[0]):
             n = idx[r]
@@ -108,6 +126,10 @@ def _kernels_for(code):
                     p = min(max(float(y_hat[r, j]), eps), 1.0 - eps)
                     t = float(Y[n, j])
                     loss -= _xlogy(t, p) + _xlogy(1.0 - t, 1.0 - p)
+            elif code == O_HUBER:
+                for j in range(m):
+                    d = abs(float(Y[n, j]) - float(y_hat[r, j]))
+                    loss += 0.5 * d * d if d <= delta else delta * (d - 0.5 * delta)
             else:  # O_EXP with the Poisson deviance
                 for j in range(m):
                     t = float(Y[n, j])
@@ -116,10 +138,16 @@ def _kernels_for(code):
             w = sw[n]
             total += float(w) * loss
             for j in range(m):
-                grad_a[r, j] = (y_hat[r, j] - T(Y[n, j])) * w
+                g = y_hat[r, j] - T(Y[n, j])
+                if code == O_HUBER:  # the clipped residual (a NaN stays NaN)
+                    if g > delta_t:
+                        g = delta_t
+                    elif g < -delta_t:
+                        g = -delta_t
+                grad_a[r, j] = g * w
         stats[c, 0] = total
 
     return bias_O_rows, loss_and_grad_a_L
 
 
-KERNELS = {code: _kernels_for(code) for code in OUTPUTS.values()}
+KERNELS = {code: _kernels_for(code) for code in (*OUTPUTS.values(), O_HUBER)}

@@ -256,6 +256,7 @@ def _exercise(entry: str, dtype: str) -> None:
             models.append(MLPClassifier(**small).fit(X, y % 2))  # logistic output
             models.append(MLPRegressor(**small).fit(X, y.astype(X.dtype)))  # identity output
             models.append(MLPRegressor(loss="poisson", **small).fit(X, y.astype(X.dtype)))
+            models.append(MLPRegressor(loss="huber", **small).fit(X, y.astype(X.dtype)))
             for model in models:
                 model.predict(X)
         elif entry == "lbfgs":

@@ -12,15 +12,17 @@ import jitmlp
 from jitmlp._activations import ACTIVATIONS, g_kernels
 from jitmlp._epoch import batch_loss_and_grad, chunk_kernels_of
 from jitmlp._estimators import _frozen, _kernel_input
-from jitmlp._outputs import OUTPUTS
+from jitmlp._outputs import O_HUBER, OUTPUTS
 
 EPS = float(np.finfo(np.float64).eps)  # the probability clip of scikit-learn's float64 losses
 
 
-def compiled_loss_and_grad(theta, layout, X, Y, act, out, alpha, sample_weight=None):
+def compiled_loss_and_grad(theta, layout, X, Y, act, out, alpha, sample_weight=None,
+                           loss_param=EPS):
     """Loss and gradient of the whole of X as one batch, from the compiled kernel that lbfgs
     calls, with the estimator's argument types (read-only inputs, CSR for sparse X), so that it
-    shares the estimator's compiled kernels."""
+    shares the estimator's compiled kernels. ``out``: an output function's name, or "huber"
+    (then ``loss_param`` is δ)."""
     n = X.shape[0]
     sample_weight = np.ones(n) if sample_weight is None else sample_weight
     h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype)
@@ -30,7 +32,8 @@ def compiled_loss_and_grad(theta, layout, X, Y, act, out, alpha, sample_weight=N
     Y, sw, idx = _frozen(Y), _frozen(sample_weight), _frozen(np.arange(n, dtype=np.int64))
     args = (X_dense, X_csr, Y, sw, idx, theta)
     act_table = g_kernels([ACTIVATIONS[act]] * (layout.n_layers - 1), X.dtype)
-    rest = (layout.units, layout.w_off, layout.b_off, act_table, OUTPUTS[out], EPS)
+    code = O_HUBER if out == "huber" else OUTPUTS[out]
+    rest = (layout.units, layout.w_off, layout.b_off, act_table, code, loss_param)
     kernel = chunk_kernels_of(*args, *rest, h_buf, h_off, ga_buf, wt, parts, stats, [n])
     loss = batch_loss_and_grad(kernel, *args, grad, *rest, alpha, h_buf, h_off, ga_buf, wt, parts,
                                stats)

@@ -2,7 +2,8 @@
 
 Notation (docs/algorithm.md): layer k = 1..L has pre-activation a_k = b_k + W_k h_{k-1} and
 activation h_k = g(a_k), with h_0 = x; the output is ŷ = O(a_L). Every output function is paired
-with its loss so that grad a_L = ŷ - y. Vectors are columns and a batch holds one sample per
+with its loss so that grad a_L = ŷ - y (for the Huber loss, jitmlp's own, the same clipped to
+[-δ, δ]). Vectors are columns and a batch holds one sample per
 column, so W_k is (units_k x units_{k-1}): scikit-learn's ``coefs_[k - 1]`` transposed. Lists are
 indexed by the layer number k (index 0 of W and b is unused).
 
@@ -34,19 +35,23 @@ def softmax(a):
     return e / e.sum(axis=0)
 
 
-OUTPUT = {  # O, the output function
+OUTPUT = {  # O, the output function (named by its loss where two share one: "huber")
     "identity": G["identity"], "logistic": G["logistic"], "softmax": softmax, "exp": np.exp,
+    "huber": G["identity"],
 }
 
 
 def sample_loss(out, y, y_hat, eps):
-    """Each sample's loss summed over the outputs (scikit-learn's, with probabilities clipped)."""
+    """Each sample's loss summed over the outputs (scikit-learn's, with probabilities clipped to
+    [eps, 1 - eps]; for "huber", eps is δ)."""
     p = np.clip(y_hat, eps, 1 - eps)
+    r = np.abs(y - y_hat)
     loss = {
         "identity": lambda: 0.5 * (y - y_hat) ** 2,
         "softmax": lambda: -xlogy(y, p),
         "logistic": lambda: -(xlogy(y, p) + xlogy(1 - y, 1 - p)),
         "exp": lambda: xlogy(y, y / y_hat) - y + y_hat,  # half the Poisson deviance
+        "huber": lambda: np.where(r <= eps, 0.5 * r * r, eps * (r - 0.5 * eps)),
     }[out]()
     return loss.sum(axis=0)
 
@@ -62,11 +67,12 @@ def forward_propagation(W, b, x, g, out):
     return a, h, OUTPUT[out](a[L])
 
 
-def back_propagation(W, h, y, y_hat, w, g):
+def back_propagation(W, h, y, y_hat, w, g, out="identity", delta=None):
     """grad W_k and grad b_k, k = 1..L, of Σ_n w_n loss_n."""
     L = len(W) - 1
     grad_W, grad_b = [None] * (L + 1), [None] * (L + 1)
-    grad_a = (y_hat - y) * w  # grad a_L, each sample's column times its weight
+    residual = np.clip(y_hat - y, -delta, delta) if out == "huber" else y_hat - y
+    grad_a = residual * w  # grad a_L, each sample's column times its weight
     for k in range(L, 0, -1):
         grad_W[k] = grad_a @ h[k - 1].T  # summed over the samples
         grad_b[k] = grad_a.sum(axis=1)
@@ -83,10 +89,10 @@ def loss_and_gradient(coefs, intercepts, X, Y, sample_weight, g, out, alpha, eps
     W = [None] + [c.T for c in coefs]
     b = [None] + list(intercepts)
     a, h, y_hat = forward_propagation(W, b, X.T, g, out)
-    grad_W, grad_b = back_propagation(W, h, Y.T, y_hat, sample_weight, g)
+    grad_W, grad_b = back_propagation(W, h, Y.T, y_hat, sample_weight, g, out, eps)
     total = sample_weight.sum()
     loss = (sample_weight * sample_loss(out, Y.T, y_hat, eps)).sum() / total
-    if out == "identity":
+    if out in ("identity", "huber"):
         loss /= Y.shape[1]  # scikit-learn reports the squared error averaged over outputs
     loss += 0.5 * alpha * sum((Wk**2).sum() for Wk in W[1:]) / total
     grad_coefs = [((grad_W[k] + alpha * W[k]) / total).T for k in range(1, len(W))]

@@ -228,6 +228,13 @@ def test_task_is_inferred_from_the_target_or_given(tmp_path, capsys):
     code, _, err = run(capsys, "train", data, "--target", "count", "--loss", "poisson",
                        "--out", tmp_path / "m", *SMALL)
     assert code == 2 and "argument --loss: applies to regression only" in err
+    code, _, err = run(capsys, "train", data, "--target", "count", "--huber-delta", "0.5",
+                       "--out", tmp_path / "m", *SMALL)
+    assert code == 2 and "argument --huber-delta: applies to regression only" in err
+    code, out, _ = run(capsys, "train", data, "--target", "y1", "--loss", "huber",
+                       "--huber-delta", "0.5", "--out", tmp_path / "m", *SMALL[:-1])
+    model = jitmlp.load(tmp_path / "m")
+    assert code == 0 and model.loss == "huber" and model.huber_delta == 0.5
 
 
 def test_progress_bar_summary_and_warnings(tmp_path, capsys):

@@ -52,6 +52,7 @@ SCRIPT = textwrap.dedent(
         yield "multilabel", MLPClassifier(**small).fit(Xd, np.c_[y > 0, y > 1])
         yield "regressor", MLPRegressor(**small).fit(Xd, yr.astype(dtype))
         yield "poisson", MLPRegressor(loss="poisson", **small).fit(Xd, np.abs(yr[:, 0]))
+        yield "huber", MLPRegressor(loss="huber", **small).fit(Xd, yr.astype(dtype))
         yield "early stopping", MLPClassifier(early_stopping=True, **small).fit(Xd, y)
         yield "partial_fit", MLPClassifier(**small).partial_fit(Xd, y, classes=[0, 1, 2])
         yield "sparse", MLPClassifier(**small).fit(sp.csr_matrix(Xd), y)

@@ -28,9 +28,12 @@ def problem(task, n=40):
 
 def fitted(task, dtype=np.float64, **params):
     X, y = problem(task)
-    cls = MLPRegressor if task in ("regression", "multi-output", "poisson") else MLPClassifier
-    if task == "poisson":
-        params["loss"] = "poisson"
+    cls = (MLPRegressor if task in ("regression", "multi-output", "poisson", "huber")
+           else MLPClassifier)
+    if task in ("poisson", "huber"):
+        params["loss"] = task
+    if task == "huber":  # residuals on both sides of δ (targets have unit std)
+        params["huber_delta"] = 0.3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model = cls(**{"hidden_layer_sizes": (6, 4), "max_iter": 20, "random_state": 0,
@@ -38,7 +41,7 @@ def fitted(task, dtype=np.float64, **params):
     return model, X, y
 
 
-TASKS = ["multiclass", "binary", "multilabel", "regression", "multi-output", "poisson"]
+TASKS = ["multiclass", "binary", "multilabel", "regression", "multi-output", "poisson", "huber"]
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])

@@ -25,7 +25,9 @@ from reference import loss_and_gradient
 RTOL_GRAD = 1e-10
 RTOL_LOSS = 1e-12
 
-OUTPUT_CASES = [("softmax", 3), ("logistic", 1), ("logistic", 3), ("identity", 1),
+HUBER_DELTA = 0.5
+
+OUTPUT_CASES = [("softmax", 3), ("logistic", 1), ("logistic", 3), ("identity", 1), ("huber", 2),
                 ("identity", 2), ("exp", 2)]
 
 
@@ -73,11 +75,12 @@ def test_compiled_gradient_equals_reference(regime, act, out, n_outputs):
     X, Y, sw, layout = problem(regime, out, n_outputs, rng)
     theta = rng.uniform(-0.3, 0.3, layout.size)
     alpha = 0.3
-    loss, grad = compiled_loss_and_grad(theta, layout, X, Y, act, out, alpha, sw)
+    param = HUBER_DELTA if out == "huber" else EPS  # (targets ~ N(0, 1): both sides of δ)
+    loss, grad = compiled_loss_and_grad(theta, layout, X, Y, act, out, alpha, sw, param)
     coefs, intercepts = layout.unpack(theta)
     X_dense = X.toarray() if sp.issparse(X) else X
     ref_loss, ref_coefs, ref_intercepts = loss_and_gradient(coefs, intercepts, X_dense, Y, sw, act,
-                                                            out, alpha, EPS)
+                                                            out, alpha, param)
     got_coefs, got_intercepts = layout.unpack(grad)
     assert abs(loss - ref_loss) <= RTOL_LOSS * abs(ref_loss)
     for k, (got, ref) in enumerate(zip(got_coefs + got_intercepts, ref_coefs + ref_intercepts)):
@@ -85,17 +88,21 @@ def test_compiled_gradient_equals_reference(regime, act, out, n_outputs):
         assert rel_diff(got, ref) < RTOL_GRAD, f"array {k}: {rel_diff(got, ref):.2e}"
 
 
-def test_reference_gradient_matches_its_own_finite_differences():
+@pytest.mark.parametrize("out,param", [("softmax", EPS), ("huber", HUBER_DELTA)])
+def test_reference_gradient_matches_its_own_finite_differences(out, param):
     """The reference itself is right: central differences of its loss, on a tiny problem."""
     rng = np.random.default_rng(0)
-    layout = Layout.from_units([3, 4, 3, 2])
-    X, Y, sw = rng.normal(size=(7, 3)), np.eye(2)[rng.integers(0, 2, 7)], rng.uniform(0.5, 2, 7)
+    # one output for huber: its loss, like the squared error's, is reported ÷ n_outputs while
+    # the gradient is that of the sum (scikit-learn's convention); they agree for one output
+    layout = Layout.from_units([3, 4, 3, 2 if out == "softmax" else 1])
+    X, sw = rng.normal(size=(7, 3)), rng.uniform(0.5, 2, 7)
+    Y = np.eye(2)[rng.integers(0, 2, 7)] if out == "softmax" else 2 * rng.normal(size=(7, 1))
     theta = rng.uniform(-0.7, 0.7, layout.size)
 
     def loss_of(t):
-        return loss_and_gradient(*layout.unpack(t), X, Y, sw, "tanh", "softmax", 0.3, EPS)[0]
+        return loss_and_gradient(*layout.unpack(t), X, Y, sw, "tanh", out, 0.3, param)[0]
 
-    _, gc, gi = loss_and_gradient(*layout.unpack(theta), X, Y, sw, "tanh", "softmax", 0.3, EPS)
+    _, gc, gi = loss_and_gradient(*layout.unpack(theta), X, Y, sw, "tanh", out, 0.3, param)
     grad = np.concatenate([g.ravel() for g in gc + gi])
     step = 1e-6
     fd = np.array([(loss_of(theta + step * e) - loss_of(theta - step * e)) / (2 * step)
