@@ -19,13 +19,10 @@ from numbers import Integral, Real
 
 import numba
 import numpy as np
-import scipy.optimize
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -381,8 +378,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             return loss, grad.astype(np.float64)
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
+        from scipy.optimize import minimize  # only here: lbfgs fits (tests/test_import_graph.py)
+
         try:
-            opt_res = scipy.optimize.minimize(
+            opt_res = minimize(
                 loss_grad, theta0, method="L-BFGS-B", jac=True, callback=iterations.callback,
                 options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol,
                          **_get_additional_lbfgs_options_dict("iprint", iprint)},
@@ -397,6 +396,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 
     def _validation_split(self, X, y, sample_weight):
         """scikit-learn's split, but stratified for every single-output classification target."""
+        from sklearn.model_selection import train_test_split  # only here (test_import_graph.py)
+
         stratify = None
         if is_classifier(self) and self._label_binarizer.y_type_ in ("binary", "multiclass"):
             stratify = self._label_binarizer.inverse_transform(y)
@@ -812,6 +813,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return binarizer.inverse_transform(y_pred)
 
     def _score(self, X, y, sample_weight=None, y_hat=None):
+        from sklearn.metrics import accuracy_score  # only here (tests/test_import_graph.py)
+
         return self._score_with_function(X, y, sample_weight, accuracy_score, y_hat)
 
     @available_if(lambda est: est._check_solver())
@@ -942,6 +945,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         return y_pred
 
     def _score(self, X, y, sample_weight=None, y_hat=None):
+        from sklearn.metrics import r2_score  # only here (tests/test_import_graph.py)
+
         return self._score_with_function(X, y, sample_weight, r2_score, y_hat)
 
     def _validate_input(self, X, y, incremental, reset):

@@ -16,7 +16,6 @@ matplotlib is imported only when a display is drawn (``pip install "jitmlp[plot]
 from __future__ import annotations
 
 import numpy as np
-from sklearn.neural_network._base import LOSS_FUNCTIONS
 from sklearn.utils._plotting import _validate_style_kwargs
 from sklearn.utils.validation import check_is_fitted
 
@@ -49,6 +48,9 @@ def validation_loss(estimator, Y, y_hat, sample_weight=None):
         (averaged over outputs) or half the Poisson deviance (summed over outputs), as
         scikit-learn's ``loss_curve_`` defines them; NaN or inf where ŷ is not finite.
     """
+    # imported here: sklearn.neural_network imports its MLP module, model_selection and metrics
+    from sklearn.neural_network._base import LOSS_FUNCTIONS
+
     with np.errstate(all="ignore"):
         if estimator.loss == "huber":
             return huber_loss(Y, y_hat, estimator.huber_delta, sample_weight)
