@@ -3,8 +3,10 @@
 Every public call reaches one of four compiled entry points: ``_epoch.run_epoch`` (sgd and adam:
 fit and partial_fit, dense and sparse input, early stopping, sample weights), the per-epoch
 ``_shuffle.shuffle_in_place``, ``_epoch.batch_loss_and_grad`` (lbfgs) and
-``_epoch.predict_forward`` (predict, predict_proba, score). Activations, output functions and
-solvers are run-time codes, so each entry point is compiled once per float dtype (the shuffle once).
+``_epoch.predict_forward`` (predict, predict_proba, score). Solvers are run-time codes, so each
+entry point is compiled once per float dtype (the shuffle once); each activation and output
+function is a small kernel of its own that these call through its address (the ``functions``
+task compiles those a default fit does not use).
 A task compiles an entry point the way users reach it: through the public API, on a few rows.
 
 Each task runs in a worker process ("spawn"), so that several cores compile at once: numba
