@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -322,14 +323,27 @@ def save(model, path):
         return
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=".jitmlp-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **members)
+        os.chmod(tmp, mode)  # mkstemp's file is 0600: give it the mode open() would have
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _file_mode(path) -> int:
+    """The permissions ``open(path, "wb")`` would leave: an existing file's own, else those of a
+    new file under the process's umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0o022)  # the only way to read it: set and put back
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 # --------------------------------------------------------------------------- load

@@ -371,3 +371,24 @@ def test_skops_loads_with_the_listed_trusted_types(tmp_path):
     _continue(model, X, y)
     _continue(loaded, X, y)
     _assert_same_state(loaded, model)
+
+
+def test_a_saved_file_has_the_permissions_open_would_give(tmp_path):
+    """Written atomically through a temporary file (0600), but left as open() would leave it:
+    a new file under the umask, an overwritten one with its own mode."""
+    import os
+    import stat
+
+    model = jitmlp.MLPRegressor(hidden_layer_sizes=(3,), solver="lbfgs", max_iter=2,
+                                random_state=0)
+    model.fit(np.arange(12.0).reshape(6, 2), np.arange(6.0))
+    umask = os.umask(0o027)
+    try:
+        jitmlp.save(model, tmp_path / "new.jitmlp")
+        assert stat.S_IMODE(os.stat(tmp_path / "new.jitmlp").st_mode) == 0o640
+        (tmp_path / "old.jitmlp").write_bytes(b"")
+        os.chmod(tmp_path / "old.jitmlp", 0o604)
+        jitmlp.save(model, tmp_path / "old.jitmlp")
+        assert stat.S_IMODE(os.stat(tmp_path / "old.jitmlp").st_mode) == 0o604
+    finally:
+        os.umask(umask)
