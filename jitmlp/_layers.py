@@ -34,6 +34,10 @@ import numpy as np
 from numba import prange
 
 from ._config import (
+    BLOCK_K,
+    BLOCK_N,
+    BLOCKED_MIN_BYTES,
+    BLOCKED_MIN_M,
     NARROW_MIN_M,
     NARROW_N,
     PARALLEL_MIN_FLOPS,
@@ -68,6 +72,17 @@ def _store_4(C, i, j, c):
     vstore(C, i, j + 3 * V, c[3])
 
 
+@jit(inline="always")
+def _store_6x4(C, i, j, c0, c1, c2, c3, c4, c5):
+    """C[i:i+6, j:j+4V] = six rows of four vectors."""
+    _store_4(C, i, j, c0)
+    _store_4(C, i + 1, j, c1)
+    _store_4(C, i + 2, j, c2)
+    _store_4(C, i + 3, j, c3)
+    _store_4(C, i + 4, j, c4)
+    _store_4(C, i + 5, j, c5)
+
+
 @jit
 def _tile_6x4(A, B, C, i, j):
     """C[i:i+6, j:j+4V] = A[i:i+6] @ B[:, j:j+4V] (A the strided operand view of ``_operand``:
@@ -83,12 +98,7 @@ def _tile_6x4(A, B, C, i, j):
         c3 = _fma_4(A[i + 3, k], b, c3)
         c4 = _fma_4(A[i + 4, k], b, c4)
         c5 = _fma_4(A[i + 5, k], b, c5)
-    _store_4(C, i, j, c0)
-    _store_4(C, i + 1, j, c1)
-    _store_4(C, i + 2, j, c2)
-    _store_4(C, i + 3, j, c3)
-    _store_4(C, i + 4, j, c4)
-    _store_4(C, i + 5, j, c5)
+    _store_6x4(C, i, j, c0, c1, c2, c3, c4, c5)
 
 
 @jit
@@ -257,6 +267,141 @@ def _product_narrow_tn(A, B, C):
     transpose(CT, C)
 
 
+# ------------------------------------------------------------------------------------------------
+# Large products: the sum over k in blocks, the operands packed
+#
+# When B (the weights, K x N) is larger than L2, the tiles above read every B panel (K x 4V, its
+# rows N elements apart) from L3 once per 6 rows of C, and rows a power of two apart fall into the
+# same few cache sets, so not even one panel stays in L1 or L2. The blocked product packs both
+# operands instead (GotoBLAS's loops, with the roles of A and B as in the tiles): op(A) once, in
+# micro-panels of 6 rows (the 6 scalars of each k side by side), so that a block of kc terms of
+# every row stays in L2; B one panel of kc x 4V at a time, contiguous, kept in L1 while every
+# micro-panel of A passes over it. Threads own column blocks of C. Each tile of C is loaded,
+# continued over the next kc terms and stored again, so every element is still the same
+# left-to-right FMA chain over k as on the unblocked path.
+# ------------------------------------------------------------------------------------------------
+
+
+@jit
+def _kernel_6x4(Ap, a0, Bp, kc, T, i, j, first):
+    """T[i:i+6, j:j+4V] continued over kc terms: the micro-panel of A at rows a0.. of Ap (kc x 6)
+    times the packed panel Bp (kc x 4V); from zero when ``first``."""
+    z = vzeros(T)
+    c0 = c1 = c2 = c3 = c4 = c5 = (z, z, z, z)
+    if not first:
+        c0, c1, c2 = _load_4(T, i, j), _load_4(T, i + 1, j), _load_4(T, i + 2, j)
+        c3, c4, c5 = _load_4(T, i + 3, j), _load_4(T, i + 4, j), _load_4(T, i + 5, j)
+    for k in range(kc):
+        b = _load_4(Bp, k, 0)
+        r = a0 + k
+        c0 = _fma_4(Ap[r, 0], b, c0)
+        c1 = _fma_4(Ap[r, 1], b, c1)
+        c2 = _fma_4(Ap[r, 2], b, c2)
+        c3 = _fma_4(Ap[r, 3], b, c3)
+        c4 = _fma_4(Ap[r, 4], b, c4)
+        c5 = _fma_4(Ap[r, 5], b, c5)
+    _store_6x4(T, i, j, c0, c1, c2, c3, c4, c5)
+
+
+@jit
+def _pack_A(op_A, Ap, p0, p1):
+    """Micro-panels p0:p1 of op(A) (M x K) into Ap (ceil(M/6)·K x 6): row p·K + k of Ap holds
+    op(A)[6p:6p+6, k], zeros past row M."""
+    M, K = op_A.shape
+    for p in range(p0, p1):
+        i0 = 6 * p
+        rows = min(6, M - i0)
+        for k in range(K):
+            Apk = Ap[p * K + k]
+            for r in range(rows):
+                Apk[r] = op_A[i0 + r, k]
+            for r in range(rows, 6):
+                Apk[r] = 0.0
+
+
+@jit
+def _pack_B(B, k0, k1, j, Bp):
+    """B[k0:k1, j:j+4V] into rows 0:k1-k0 of Bp (contiguous), zeros past B's last column."""
+    W = Bp.shape[1]
+    n = min(W, B.shape[1] - j)
+    if n == W:
+        for k in range(k0, k1):
+            _store_4(Bp, k - k0, 0, _load_4(B, k, j))
+    else:
+        for k in range(k0, k1):
+            src = B[k]
+            dst = Bp[k - k0]
+            for c in range(n):
+                dst[c] = src[j + c]
+            for c in range(n, W):
+                dst[c] = 0.0
+
+
+@jit
+def _blocked_columns(Ap, B, C, j0, j1, kc, Bp, T):
+    """Columns j0:j1 of C = op(A) @ B from op(A) packed (``_pack_A``), the sum over k in blocks of
+    kc terms, one packed panel of B (Bp, kc x 4V) at a time.
+
+    Tiles at the edges of C (fewer than 6 rows or 4V columns) go through T (6 x 4V): the part of
+    C copied in, the tile continued, copied back.
+    """
+    M = C.shape[0]
+    K = B.shape[0]
+    W = T.shape[1]
+    n_panels = (M + 5) // 6
+    for k0 in range(0, K, kc):
+        k1 = min(K, k0 + kc)
+        first = k0 == 0
+        for j in range(j0, j1, W):
+            _pack_B(B, k0, k1, j, Bp)
+            cols = min(W, j1 - j)
+            for p in range(n_panels):
+                i = 6 * p
+                rows = min(6, M - i)
+                if rows == 6 and cols == W:
+                    _kernel_6x4(Ap, p * K + k0, Bp, k1 - k0, C, i, j, first)
+                else:
+                    if not first:
+                        for r in range(rows):
+                            for c in range(cols):
+                                T[r, c] = C[i + r, j + c]
+                    _kernel_6x4(Ap, p * K + k0, Bp, k1 - k0, T, 0, 0, first)
+                    for r in range(rows):
+                        for c in range(cols):
+                            C[i + r, j + c] = T[r, c]
+
+
+@jit_parallel
+def product_blocked(op_A, B, C, kc, nc):
+    """C = op(A) @ B for large operands: op(A) packed once (rows split over threads), then column
+    blocks of nc columns (rounded to a multiple of 4V) split over threads, the sum over k in blocks
+    of kc terms."""
+    M, K = op_A.shape
+    N = C.shape[1]
+    W = 4 * lanes(C)
+    nc = max(W, nc // W * W)
+    n_panels = (M + 5) // 6
+    Ap = np.empty((n_panels * K, 6), dtype=C.dtype)
+    n_groups = (n_panels + 7) // 8
+    for g in prange(n_groups):
+        p0 = np.int64(g) * 8
+        _pack_A(op_A, Ap, p0, min(n_panels, p0 + 8))
+    n_blocks = (N + nc - 1) // nc
+    for blk in prange(n_blocks):
+        j0 = np.int64(blk) * nc
+        Bp = np.empty((min(kc, K), W), dtype=C.dtype)
+        T = np.empty((6, W), dtype=C.dtype)
+        _blocked_columns(Ap, B, C, j0, min(N, j0 + nc), kc, Bp, T)
+
+
+@jit
+def _is_large(B, C):
+    """A product whose B or C does not fit in L2 (weights, or a weight gradient), with enough rows
+    of C to reuse the packed panels of B."""
+    big = max(B.shape[0] * B.shape[1], C.shape[0] * C.shape[1]) * C.itemsize >= BLOCKED_MIN_BYTES
+    return TILE_VECTORS == 4 and big and C.shape[0] >= BLOCKED_MIN_M and B.shape[0] > 0
+
+
 @jit_parallel
 def product(A, a_transposed, B, C):
     """C = op(A) @ B, rows split over threads in fixed blocks when the product is large."""
@@ -267,6 +412,9 @@ def product(A, a_transposed, B, C):
         _product_narrow_tn(A, B, C)
         return
     op_A = _operand(A, a_transposed)
+    if _is_large(B, C):
+        product_blocked(op_A, B, C, BLOCK_K, BLOCK_N)
+        return
     rb = ROW_BLOCK
     n_blocks = (M + rb - 1) // rb
     if 2.0 * M * B.shape[0] * N >= PARALLEL_MIN_FLOPS and n_blocks > 1:
