@@ -215,6 +215,9 @@ BLOCKED_MIN_BYTES = 2 << 20
 BLOCKED_MIN_M = 24
 BLOCK_K = 256
 BLOCK_N = 128
+# Column blocks of a blocked product are narrowed (to 4 vectors at least) until there are this many
+# where C is wide enough: work for as many threads.
+BLOCKED_MIN_BLOCKS = 16
 # Weight gradients (C = Aᵀ B) with fewer output columns than this (and at least NARROW_MIN_M rows)
 # are computed transposed (Cᵀ = Bᵀ A, one thread), so the register tiles run along the long side.
 NARROW_N = 16

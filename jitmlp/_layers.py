@@ -36,6 +36,7 @@ from numba import prange
 from ._config import (
     BLOCK_K,
     BLOCK_N,
+    BLOCKED_MIN_BLOCKS,
     BLOCKED_MIN_BYTES,
     BLOCKED_MIN_M,
     NARROW_MIN_M,
@@ -72,33 +73,31 @@ def _store_4(C, i, j, c):
     vstore(C, i, j + 3 * V, c[3])
 
 
-@jit(inline="always")
-def _store_6x4(C, i, j, c0, c1, c2, c3, c4, c5):
-    """C[i:i+6, j:j+4V] = six rows of four vectors."""
-    _store_4(C, i, j, c0)
-    _store_4(C, i + 1, j, c1)
-    _store_4(C, i + 2, j, c2)
-    _store_4(C, i + 3, j, c3)
-    _store_4(C, i + 4, j, c4)
-    _store_4(C, i + 5, j, c5)
-
-
 @jit
-def _tile_6x4(A, B, C, i, j):
-    """C[i:i+6, j:j+4V] = A[i:i+6] @ B[:, j:j+4V] (A the strided operand view of ``_operand``:
+def _tile_6x4(A, B, C, i, j, jb, first):
+    """C[i:i+6, j:j+4V] = A[i:i+6] @ B[:, jb:jb+4V] (A the strided operand view of ``_operand``:
     as stored, or Aᵀ for the weight gradient). 24 vector accumulators (six rows of four) stay
-    in registers over all k."""
+    in registers over all k. Unless ``first``, the sums continue from C's tile (the blocked
+    product: B a packed panel of the next terms, A the same columns of op(A))."""
     z = vzeros(C)
     c0 = c1 = c2 = c3 = c4 = c5 = (z, z, z, z)
+    if not first:
+        c0, c1, c2 = _load_4(C, i, j), _load_4(C, i + 1, j), _load_4(C, i + 2, j)
+        c3, c4, c5 = _load_4(C, i + 3, j), _load_4(C, i + 4, j), _load_4(C, i + 5, j)
     for k in range(B.shape[0]):
-        b = _load_4(B, k, j)
+        b = _load_4(B, k, jb)
         c0 = _fma_4(A[i, k], b, c0)
         c1 = _fma_4(A[i + 1, k], b, c1)
         c2 = _fma_4(A[i + 2, k], b, c2)
         c3 = _fma_4(A[i + 3, k], b, c3)
         c4 = _fma_4(A[i + 4, k], b, c4)
         c5 = _fma_4(A[i + 5, k], b, c5)
-    _store_6x4(C, i, j, c0, c1, c2, c3, c4, c5)
+    _store_4(C, i, j, c0)
+    _store_4(C, i + 1, j, c1)
+    _store_4(C, i + 2, j, c2)
+    _store_4(C, i + 3, j, c3)
+    _store_4(C, i + 4, j, c4)
+    _store_4(C, i + 5, j, c5)
 
 
 @jit
@@ -208,7 +207,7 @@ def _product_rows(A, B, C, i0, i1):
     while TILE_VECTORS == 4 and j + 4 * V <= N:
         i = i0
         while i + 6 <= i1:
-            _tile_6x4(A, B, C, i, j)
+            _tile_6x4(A, B, C, i, j, j, True)
             i += 6
         if i + 4 <= i1:
             _tile_4x4(A, B, C, i, j)
@@ -268,60 +267,22 @@ def _product_narrow_tn(A, B, C):
 
 
 # ------------------------------------------------------------------------------------------------
-# Large products: the sum over k in blocks, the operands packed
+# Large products: the sum over k in blocks, B packed
 #
-# When B (the weights, K x N) is larger than L2, the tiles above read every B panel (K x 4V, its
-# rows N elements apart) from L3 once per 6 rows of C, and rows a power of two apart fall into the
-# same few cache sets, so not even one panel stays in L1 or L2. The blocked product packs both
-# operands instead (GotoBLAS's loops, with the roles of A and B as in the tiles): op(A) once, in
-# micro-panels of 6 rows (the 6 scalars of each k side by side), so that a block of kc terms of
-# every row stays in L2; B one panel of kc x 4V at a time, contiguous, kept in L1 while every
-# micro-panel of A passes over it. Threads own column blocks of C. Each tile of C is loaded,
-# continued over the next kc terms and stored again, so every element is still the same
-# left-to-right FMA chain over k as on the unblocked path.
+# When B (the weights, K x N) is larger than L2, the tiles read every panel of B (K x 4V, its rows
+# N elements apart) from L3 once per 6 rows of C, and rows a power of two apart fall into the same
+# few cache sets, so not even one panel stays in L1 or L2. The blocked product (GotoBLAS's loops,
+# with A and B in the tiles' roles) packs one panel of B at a time, kc terms of the sum by 4V
+# columns, contiguous: it stays in L1 while the 6-row tiles of C pass over it, each reading its kc
+# scalars of op(A) in place. Each tile of C is loaded, continued over the next kc terms and stored
+# again, so every element is still the same left-to-right FMA chain over k as on the unblocked
+# path. Threads own column blocks of C.
 # ------------------------------------------------------------------------------------------------
 
 
 @jit
-def _kernel_6x4(Ap, a0, Bp, kc, T, i, j, first):
-    """T[i:i+6, j:j+4V] continued over kc terms: the micro-panel of A at rows a0.. of Ap (kc x 6)
-    times the packed panel Bp (kc x 4V); from zero when ``first``."""
-    z = vzeros(T)
-    c0 = c1 = c2 = c3 = c4 = c5 = (z, z, z, z)
-    if not first:
-        c0, c1, c2 = _load_4(T, i, j), _load_4(T, i + 1, j), _load_4(T, i + 2, j)
-        c3, c4, c5 = _load_4(T, i + 3, j), _load_4(T, i + 4, j), _load_4(T, i + 5, j)
-    for k in range(kc):
-        b = _load_4(Bp, k, 0)
-        r = a0 + k
-        c0 = _fma_4(Ap[r, 0], b, c0)
-        c1 = _fma_4(Ap[r, 1], b, c1)
-        c2 = _fma_4(Ap[r, 2], b, c2)
-        c3 = _fma_4(Ap[r, 3], b, c3)
-        c4 = _fma_4(Ap[r, 4], b, c4)
-        c5 = _fma_4(Ap[r, 5], b, c5)
-    _store_6x4(T, i, j, c0, c1, c2, c3, c4, c5)
-
-
-@jit
-def _pack_A(op_A, Ap, p0, p1):
-    """Micro-panels p0:p1 of op(A) (M x K) into Ap (ceil(M/6)·K x 6): row p·K + k of Ap holds
-    op(A)[6p:6p+6, k], zeros past row M."""
-    M, K = op_A.shape
-    for p in range(p0, p1):
-        i0 = 6 * p
-        rows = min(6, M - i0)
-        for k in range(K):
-            Apk = Ap[p * K + k]
-            for r in range(rows):
-                Apk[r] = op_A[i0 + r, k]
-            for r in range(rows, 6):
-                Apk[r] = 0.0
-
-
-@jit
 def _pack_B(B, k0, k1, j, Bp):
-    """B[k0:k1, j:j+4V] into rows 0:k1-k0 of Bp (contiguous), zeros past B's last column."""
+    """B[k0:k1, j:j+4V] into Bp (k1-k0 x 4V, contiguous), zeros past B's last column."""
     W = Bp.shape[1]
     n = min(W, B.shape[1] - j)
     if n == W:
@@ -338,60 +299,77 @@ def _pack_B(B, k0, k1, j, Bp):
 
 
 @jit
-def _blocked_columns(Ap, B, C, j0, j1, kc, Bp, T):
-    """Columns j0:j1 of C = op(A) @ B from op(A) packed (``_pack_A``), the sum over k in blocks of
-    kc terms, one packed panel of B (Bp, kc x 4V) at a time.
+def _edge_rows(op_A, wanted):
+    """The last M mod 6 rows of op(A) above rows of zeros, as a 6 x K operand view (of
+    ``_operand``'s type): the tiles of C's last rows read it, computing zeros in the rows past
+    M. Empty (6 x 0) unless ``wanted``."""
+    M, K = op_A.shape
+    if not wanted:
+        K = 0
+    E = np.zeros((6, K), dtype=op_A.dtype)
+    i0 = M - M % 6
+    for r in range(M - i0):
+        for k in range(K):
+            E[r, k] = op_A[i0 + r, k]
+    return E[::1, ::1]
 
-    Tiles at the edges of C (fewer than 6 rows or 4V columns) go through T (6 x 4V): the part of
-    C copied in, the tile continued, copied back.
+
+@jit
+def _blocked_columns(op_A, E, B, C, j0, j1, kc):
+    """Columns j0:j1 of C = op(A) @ B, the sum over k in blocks of kc terms, one packed panel of B
+    at a time; E the edge rows of op(A) (``_edge_rows``).
+
+    Tiles at the edges of C (fewer than 6 rows or 4V columns) are computed in T (6 x 4V): the
+    part of C copied in, the tile continued there, copied back.
     """
     M = C.shape[0]
     K = B.shape[0]
-    W = T.shape[1]
-    n_panels = (M + 5) // 6
+    W = 4 * lanes(C)
+    Bp = np.empty((min(kc, K), W), dtype=C.dtype)
+    T = np.empty((6, W), dtype=C.dtype)
     for k0 in range(0, K, kc):
         k1 = min(K, k0 + kc)
         first = k0 == 0
+        Bk = Bp[: k1 - k0]
+        A_k = op_A[:, k0:k1]
         for j in range(j0, j1, W):
-            _pack_B(B, k0, k1, j, Bp)
+            _pack_B(B, k0, k1, j, Bk)
             cols = min(W, j1 - j)
-            for p in range(n_panels):
-                i = 6 * p
+            for i in range(0, M, 6):
                 rows = min(6, M - i)
-                if rows == 6 and cols == W:
-                    _kernel_6x4(Ap, p * K + k0, Bp, k1 - k0, C, i, j, first)
-                else:
-                    if not first:
-                        for r in range(rows):
-                            for c in range(cols):
-                                T[r, c] = C[i + r, j + c]
-                    _kernel_6x4(Ap, p * K + k0, Bp, k1 - k0, T, 0, 0, first)
+                edge = rows < 6 or cols < W
+                if edge and not first:
+                    for r in range(rows):
+                        for c in range(cols):
+                            T[r, c] = C[i + r, j + c]
+                # one call of the tile (each call site would be compiled again)
+                _tile_6x4(A_k[i:i + 6] if rows == 6 else E[:, k0:k1], Bk,
+                          T if edge else C[i:i + 6], 0, 0 if edge else j, 0, first)
+                if edge:
                     for r in range(rows):
                         for c in range(cols):
                             C[i + r, j + c] = T[r, c]
 
 
-@jit_parallel
-def product_blocked(op_A, B, C, kc, nc):
-    """C = op(A) @ B for large operands: op(A) packed once (rows split over threads), then column
-    blocks of nc columns (rounded to a multiple of 4V) split over threads, the sum over k in blocks
-    of kc terms."""
-    M, K = op_A.shape
-    N = C.shape[1]
+@jit
+def _column_block(C, nc):
+    """Columns of C per block of the blocked product: at most nc (a multiple of 4V), fewer where
+    C has fewer than BLOCKED_MIN_BLOCKS blocks of nc (work for more threads; a function of the
+    shapes, as every split is, and any split gives the same bits)."""
     W = 4 * lanes(C)
-    nc = max(W, nc // W * W)
-    n_panels = (M + 5) // 6
-    Ap = np.empty((n_panels * K, 6), dtype=C.dtype)
-    n_groups = (n_panels + 7) // 8
-    for g in prange(n_groups):
-        p0 = np.int64(g) * 8
-        _pack_A(op_A, Ap, p0, min(n_panels, p0 + 8))
-    n_blocks = (N + nc - 1) // nc
-    for blk in prange(n_blocks):
-        j0 = np.int64(blk) * nc
-        Bp = np.empty((min(kc, K), W), dtype=C.dtype)
-        T = np.empty((6, W), dtype=C.dtype)
-        _blocked_columns(Ap, B, C, j0, min(N, j0 + nc), kc, Bp, T)
+    return max(W, min(nc // W, -(-C.shape[1] // (W * BLOCKED_MIN_BLOCKS))) * W)
+
+
+@jit
+def product_blocked(A, a_transposed, B, C, kc, nc):
+    """C = op(A) @ B blocked (kc terms of the sum, column blocks of nc), on the calling thread:
+    what ``product`` runs for large operands, each column block on some thread."""
+    _check_shapes(A, a_transposed, B, C)
+    op_A = _operand(A, a_transposed)
+    E = _edge_rows(op_A, True)
+    nc = _column_block(C, nc)
+    for j0 in range(0, C.shape[1], nc):
+        _blocked_columns(op_A, E, B, C, j0, min(C.shape[1], j0 + nc), kc)
 
 
 @jit
@@ -404,7 +382,8 @@ def _is_large(B, C):
 
 @jit_parallel
 def product(A, a_transposed, B, C):
-    """C = op(A) @ B, rows split over threads in fixed blocks when the product is large."""
+    """C = op(A) @ B, split over threads in fixed blocks when the product is large: blocks of rows,
+    or for operands past L2 blocks of columns of the blocked product."""
     _check_shapes(A, a_transposed, B, C)
     M = C.shape[0]
     N = C.shape[1]
@@ -412,15 +391,19 @@ def product(A, a_transposed, B, C):
         _product_narrow_tn(A, B, C)
         return
     op_A = _operand(A, a_transposed)
-    if _is_large(B, C):
-        product_blocked(op_A, B, C, BLOCK_K, BLOCK_N)
-        return
+    blocked = _is_large(B, C)
+    E = _edge_rows(op_A, blocked)
+    nc = _column_block(C, BLOCK_N)
     rb = ROW_BLOCK
-    n_blocks = (M + rb - 1) // rb
-    if 2.0 * M * B.shape[0] * N >= PARALLEL_MIN_FLOPS and n_blocks > 1:
+    n_blocks = (N + nc - 1) // nc if blocked else (M + rb - 1) // rb
+    if blocked or (2.0 * M * B.shape[0] * N >= PARALLEL_MIN_FLOPS and n_blocks > 1):
         for blk in prange(n_blocks):
-            i0 = np.int64(blk) * rb
-            _product_rows(op_A, B, C, i0, min(M, i0 + rb))
+            if blocked:
+                j0 = np.int64(blk) * nc
+                _blocked_columns(op_A, E, B, C, j0, min(N, j0 + nc), BLOCK_K)
+            else:
+                i0 = np.int64(blk) * rb
+                _product_rows(op_A, B, C, i0, min(M, i0 + rb))
     else:
         _product_rows(op_A, B, C, np.int64(0), M)
 
