@@ -22,10 +22,14 @@ Why tiles: a kernel that goes over C a few rows at a time (vectorized by LLVM) r
 C on every pass and pays LLVM's run-time alias checks and a scalar remainder per pass; the tiles
 keep C in registers over the whole sum (figures: docs/performance.md).
 
-Determinism: every element of C is owned by exactly one thread (threads split C's rows in fixed
-blocks) and is the left-to-right FMA chain fma(a_{K-1}, b_{K-1}, ... fma(a_0, b_0, 0)) over the
-inner index, whichever tile computes it, so the result never depends on the number of threads
-or on scheduling.
+Large operands (B or C past ``BLOCKED_MIN_BYTES``, weights of 1024 units and more): the sum over
+k runs in blocks of ``BLOCK_K`` terms, one packed panel of B (BLOCK_K x 4V, contiguous, in L1) at
+a time, each 6x4 tile of C continued from where the previous block left it (``_blocked_columns``).
+
+Determinism: every element of C is owned by exactly one thread (threads split C's rows, or for
+large operands its columns, in fixed blocks) and is the left-to-right FMA chain
+fma(a_{K-1}, b_{K-1}, ... fma(a_0, b_0, 0)) over the inner index, whichever tile computes it, so
+the result never depends on the number of threads or on scheduling.
 """
 
 from __future__ import annotations
