@@ -206,6 +206,18 @@ PARALLEL_MIN_ELEMENTS = 32768
 # Rows of the output handled together by one thread (the unit of work split across threads).
 # A multiple of 6 keeps every block on the 6-row register tiles of _layers.py.
 ROW_BLOCK = 12
+# Layer products whose B (K x N: the weights, or grad_a for a weight gradient) or C has at least
+# BLOCKED_MIN_BYTES (past L2), and C at least BLOCKED_MIN_M rows, run blocked
+# (_layers.product_blocked): the sum over k in blocks of BLOCK_K terms, threads owning blocks of
+# BLOCK_N columns of C. Under it the unblocked tiles are as fast (wide-f32's 1.6 MB weights are;
+# packing op(A) costs them 9%; docs/performance.md).
+BLOCKED_MIN_BYTES = 2 << 20
+BLOCKED_MIN_M = 24
+BLOCK_K = 256
+BLOCK_N = 128
+# Column blocks of a blocked product are narrowed (to 4 vectors at least) until there are this many
+# where C is wide enough: work for as many threads.
+BLOCKED_MIN_BLOCKS = 16
 # Weight gradients (C = Aᵀ B) with fewer output columns than this (and at least NARROW_MIN_M rows)
 # are computed transposed (Cᵀ = Bᵀ A, one thread), so the register tiles run along the long side.
 NARROW_N = 16

@@ -22,10 +22,14 @@ Why tiles: a kernel that goes over C a few rows at a time (vectorized by LLVM) r
 C on every pass and pays LLVM's run-time alias checks and a scalar remainder per pass; the tiles
 keep C in registers over the whole sum (figures: docs/performance.md).
 
-Determinism: every element of C is owned by exactly one thread (threads split C's rows in fixed
-blocks) and is the left-to-right FMA chain fma(a_{K-1}, b_{K-1}, ... fma(a_0, b_0, 0)) over the
-inner index, whichever tile computes it, so the result never depends on the number of threads
-or on scheduling.
+Large operands (B or C past ``BLOCKED_MIN_BYTES``, weights of 1024 units and more): the sum over
+k runs in blocks of ``BLOCK_K`` terms, one packed panel of B (BLOCK_K x 4V, contiguous, in L1) at
+a time, each 6x4 tile of C continued from where the previous block left it (``_blocked_columns``).
+
+Determinism: every element of C is owned by exactly one thread (threads split C's rows, or for
+large operands its columns, in fixed blocks) and is the left-to-right FMA chain
+fma(a_{K-1}, b_{K-1}, ... fma(a_0, b_0, 0)) over the inner index, whichever tile computes it, so
+the result never depends on the number of threads or on scheduling.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ import numpy as np
 from numba import prange
 
 from ._config import (
+    BLOCK_K,
+    BLOCK_N,
+    BLOCKED_MIN_BLOCKS,
+    BLOCKED_MIN_BYTES,
+    BLOCKED_MIN_M,
     NARROW_MIN_M,
     NARROW_N,
     PARALLEL_MIN_FLOPS,
@@ -69,14 +78,18 @@ def _store_4(C, i, j, c):
 
 
 @jit
-def _tile_6x4(A, B, C, i, j):
-    """C[i:i+6, j:j+4V] = A[i:i+6] @ B[:, j:j+4V] (A the strided operand view of ``_operand``:
+def _tile_6x4(A, B, C, i, j, jb, first):
+    """C[i:i+6, j:j+4V] = A[i:i+6] @ B[:, jb:jb+4V] (A the strided operand view of ``_operand``:
     as stored, or Aᵀ for the weight gradient). 24 vector accumulators (six rows of four) stay
-    in registers over all k."""
+    in registers over all k. Unless ``first``, the sums continue from C's tile (the blocked
+    product: B a packed panel of the next terms, A the same columns of op(A))."""
     z = vzeros(C)
     c0 = c1 = c2 = c3 = c4 = c5 = (z, z, z, z)
+    if not first:
+        c0, c1, c2 = _load_4(C, i, j), _load_4(C, i + 1, j), _load_4(C, i + 2, j)
+        c3, c4, c5 = _load_4(C, i + 3, j), _load_4(C, i + 4, j), _load_4(C, i + 5, j)
     for k in range(B.shape[0]):
-        b = _load_4(B, k, j)
+        b = _load_4(B, k, jb)
         c0 = _fma_4(A[i, k], b, c0)
         c1 = _fma_4(A[i + 1, k], b, c1)
         c2 = _fma_4(A[i + 2, k], b, c2)
@@ -198,7 +211,7 @@ def _product_rows(A, B, C, i0, i1):
     while TILE_VECTORS == 4 and j + 4 * V <= N:
         i = i0
         while i + 6 <= i1:
-            _tile_6x4(A, B, C, i, j)
+            _tile_6x4(A, B, C, i, j, j, True)
             i += 6
         if i + 4 <= i1:
             _tile_4x4(A, B, C, i, j)
@@ -257,9 +270,124 @@ def _product_narrow_tn(A, B, C):
     transpose(CT, C)
 
 
+# ------------------------------------------------------------------------------------------------
+# Large products: the sum over k in blocks, B packed
+#
+# When B (the weights, K x N) is larger than L2, the tiles read every panel of B (K x 4V, its rows
+# N elements apart) from L3 once per 6 rows of C, and rows a power of two apart fall into the same
+# few cache sets, so not even one panel stays in L1 or L2. The blocked product (GotoBLAS's loops,
+# with A and B in the tiles' roles) packs one panel of B at a time, kc terms of the sum by 4V
+# columns, contiguous: it stays in L1 while the 6-row tiles of C pass over it, each reading its kc
+# scalars of op(A) in place. Each tile of C is loaded, continued over the next kc terms and stored
+# again, so every element is still the same left-to-right FMA chain over k as on the unblocked
+# path. Threads own column blocks of C.
+# ------------------------------------------------------------------------------------------------
+
+
+@jit
+def _pack_B(B, k0, k1, j, Bp):
+    """B[k0:k1, j:j+4V] into Bp (k1-k0 x 4V, contiguous), zeros past B's last column."""
+    W = Bp.shape[1]
+    n = min(W, B.shape[1] - j)
+    if n == W:
+        for k in range(k0, k1):
+            _store_4(Bp, k - k0, 0, _load_4(B, k, j))
+    else:
+        for k in range(k0, k1):
+            src = B[k]
+            dst = Bp[k - k0]
+            for c in range(n):
+                dst[c] = src[j + c]
+            for c in range(n, W):
+                dst[c] = 0.0
+
+
+@jit
+def _edge_rows(op_A, wanted):
+    """The last M mod 6 rows of op(A) above rows of zeros, as a 6 x K operand view (of
+    ``_operand``'s type): the tiles of C's last rows read it, computing zeros in the rows past
+    M. Empty (6 x 0) unless ``wanted``."""
+    M, K = op_A.shape
+    if not wanted:
+        K = 0
+    E = np.zeros((6, K), dtype=op_A.dtype)
+    i0 = M - M % 6
+    for r in range(M - i0):
+        for k in range(K):
+            E[r, k] = op_A[i0 + r, k]
+    return E[::1, ::1]
+
+
+@jit
+def _blocked_columns(op_A, E, B, C, j0, j1, kc):
+    """Columns j0:j1 of C = op(A) @ B, the sum over k in blocks of kc terms, one packed panel of B
+    at a time; E the edge rows of op(A) (``_edge_rows``).
+
+    Tiles at the edges of C (fewer than 6 rows or 4V columns) are computed in T (6 x 4V): the
+    part of C copied in, the tile continued there, copied back.
+    """
+    M = C.shape[0]
+    K = B.shape[0]
+    W = 4 * lanes(C)
+    Bp = np.empty((min(kc, K), W), dtype=C.dtype)
+    T = np.empty((6, W), dtype=C.dtype)
+    for k0 in range(0, K, kc):
+        k1 = min(K, k0 + kc)
+        first = k0 == 0
+        Bk = Bp[: k1 - k0]
+        A_k = op_A[:, k0:k1]
+        for j in range(j0, j1, W):
+            _pack_B(B, k0, k1, j, Bk)
+            cols = min(W, j1 - j)
+            for i in range(0, M, 6):
+                rows = min(6, M - i)
+                edge = rows < 6 or cols < W
+                if edge and not first:
+                    for r in range(rows):
+                        for c in range(cols):
+                            T[r, c] = C[i + r, j + c]
+                # one call of the tile (each call site would be compiled again)
+                _tile_6x4(A_k[i:i + 6] if rows == 6 else E[:, k0:k1], Bk,
+                          T if edge else C[i:i + 6], 0, 0 if edge else j, 0, first)
+                if edge:
+                    for r in range(rows):
+                        for c in range(cols):
+                            C[i + r, j + c] = T[r, c]
+
+
+@jit
+def _column_block(C, nc):
+    """Columns of C per block of the blocked product: at most nc (a multiple of 4V), fewer where
+    C has fewer than BLOCKED_MIN_BLOCKS blocks of nc (work for more threads; a function of the
+    shapes, as every split is, and any split gives the same bits)."""
+    W = 4 * lanes(C)
+    return max(W, min(nc // W, -(-C.shape[1] // (W * BLOCKED_MIN_BLOCKS))) * W)
+
+
+@jit
+def product_blocked(A, a_transposed, B, C, kc, nc):
+    """C = op(A) @ B blocked (kc terms of the sum, column blocks of nc), on the calling thread:
+    what ``product`` runs for large operands, each column block on some thread."""
+    _check_shapes(A, a_transposed, B, C)
+    op_A = _operand(A, a_transposed)
+    E = _edge_rows(op_A, True)
+    nc = _column_block(C, nc)
+    for j0 in range(0, C.shape[1], nc):
+        _blocked_columns(op_A, E, B, C, j0, min(C.shape[1], j0 + nc), kc)
+
+
+@jit
+def _is_large(B, C):
+    """A product whose B or C does not fit in L2 (weights, or a weight gradient), with enough rows
+    of C to reuse the packed panels of B."""
+    big = max(B.shape[0] * B.shape[1], C.shape[0] * C.shape[1]) * C.itemsize >= BLOCKED_MIN_BYTES
+    return TILE_VECTORS == 4 and big and C.shape[0] >= BLOCKED_MIN_M and B.shape[0] > 0
+
+
 @jit_parallel
 def product(A, a_transposed, B, C):
-    """C = op(A) @ B, rows split over threads in fixed blocks when the product is large."""
+    """C = op(A) @ B, split over threads in fixed blocks when the product is large: blocks of rows,
+    or for operands past L2 blocks of columns of the blocked product."""
     _check_shapes(A, a_transposed, B, C)
     M = C.shape[0]
     N = C.shape[1]
@@ -267,12 +395,19 @@ def product(A, a_transposed, B, C):
         _product_narrow_tn(A, B, C)
         return
     op_A = _operand(A, a_transposed)
+    blocked = _is_large(B, C)
+    E = _edge_rows(op_A, blocked)
+    nc = _column_block(C, BLOCK_N)
     rb = ROW_BLOCK
-    n_blocks = (M + rb - 1) // rb
-    if 2.0 * M * B.shape[0] * N >= PARALLEL_MIN_FLOPS and n_blocks > 1:
+    n_blocks = (N + nc - 1) // nc if blocked else (M + rb - 1) // rb
+    if blocked or (2.0 * M * B.shape[0] * N >= PARALLEL_MIN_FLOPS and n_blocks > 1):
         for blk in prange(n_blocks):
-            i0 = np.int64(blk) * rb
-            _product_rows(op_A, B, C, i0, min(M, i0 + rb))
+            if blocked:
+                j0 = np.int64(blk) * nc
+                _blocked_columns(op_A, E, B, C, j0, min(N, j0 + nc), BLOCK_K)
+            else:
+                i0 = np.int64(blk) * rb
+                _product_rows(op_A, B, C, i0, min(M, i0 + rb))
     else:
         _product_rows(op_A, B, C, np.int64(0), M)
 

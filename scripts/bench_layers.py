@@ -3,6 +3,7 @@
     python scripts/bench_layers.py                       # every shape, f64 and f32, 1 and 2 threads
     python scripts/bench_layers.py --layers /tmp/old.py  # the same for another copy of _layers.py
     python scripts/bench_layers.py --filter tn --dtype f32
+    python scripts/bench_layers.py --large               # layers of 1024 to 4096 units
 
 For each kernel and shape: GFLOP/s of the jitmlp kernel with 1 and with all threads
 (``numba.set_num_threads``), numpy's GFLOP/s for the same product with 1 and with all BLAS threads
@@ -68,6 +69,19 @@ SHAPES = [
     ("matmul_serial", 128, 784, 100, "f64 f32"),
     ("matmul_serial", 128, 256, 256, "f64"),
 ]
+# Large layers (``--large``): weight matrices that do not fit in L2, batch 200 (1024 to 4096 units).
+LARGE_SHAPES = [
+    ("matmul", 200, 784, 1024, "f64 f32"),     # a_1 = h_0 W_1, W_1 784 x 1024
+    ("matmul", 200, 1024, 1024, "f64 f32"),    # a_2 = h_1 W_2; grad_h_1 = grad_a_2 W_2ᵀ
+    ("matmul_tn", 1024, 200, 1024, "f64 f32"),  # grad W_2
+    ("matmul_tn", 784, 200, 1024, "f64 f32"),   # grad W_1
+    ("matmul", 200, 2048, 2048, "f32"),
+    ("matmul_tn", 2048, 200, 2048, "f32"),
+    ("matmul", 200, 784, 4096, "f64"),
+    ("matmul_tn", 784, 200, 4096, "f64"),
+    ("matmul", 200, 4096, 1024, "f64"),
+    ("matmul", 200, 1024, 4096, "f64"),
+]
 DTYPES = {"f64": np.float64, "f32": np.float32}
 
 
@@ -111,6 +125,8 @@ def main():
     p.add_argument("--min-time", type=float, default=0.05)
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--no-numpy", action="store_true", help="skip numpy's timings")
+    p.add_argument("--large", action="store_true",
+                   help="the large-layer shapes (weights past L2) instead of the usual ones")
     args = p.parse_args()
 
     layers = load_layers(args.layers)
@@ -125,7 +141,7 @@ def main():
            f"{n_threads}T | {'np 1T':>7s} {'np':>4s}{n_threads}T | {'us':>8s} | bit-eq  err")
     print(hdr)
     print("-" * len(hdr))
-    for name, M, K, N, dts in SHAPES:
+    for name, M, K, N, dts in LARGE_SHAPES if args.large else SHAPES:
         if args.filter not in name:
             continue
         for dt in dts.split():

@@ -176,3 +176,65 @@ def test_mismatched_shapes_raise(kernel):
                      (B, np.empty((11, 20)))]:
         with pytest.raises(ValueError, match="shapes do not match"):
             getattr(_layers, kernel)(A, B_bad, C)
+
+
+# The blocked product (large layers): small shapes with small blocks, so that several blocks of
+# the sum over k, several column blocks and the edge tiles (rows left over by 6, columns by 4V)
+# all occur. kc is a run-time argument of product_blocked, so these compile what a fit runs.
+BLOCKED_CASES = [  # (M, K, N, kc, nc)
+    (17, 7, 43, 3, 1), (13, 11, 85, 4, 64), (6, 5, 32, 5, 32), (8, 9, 65, 2, 200), (1, 4, 3, 1, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("a_transposed", [False, True])
+@pytest.mark.parametrize("M,K,N,kc,nc", BLOCKED_CASES)
+def test_blocked_product_is_the_exact_fma_chain(M, K, N, kc, nc, a_transposed, dtype):
+    """Blocking the sum over k continues each element's chain (the partial tile of C is loaded
+    and added to in k order): every element is still the left-to-right FMA chain over k."""
+    A, B = _operands("matmul_tn" if a_transposed else "matmul", M, K, N, dtype, seed=13)
+    C = np.full((M, N), np.nan, dtype=dtype)
+    _layers.product_blocked(A, a_transposed, B, C, kc, nc)
+    np.testing.assert_array_equal(C, _fma_chain(A.T if a_transposed else A, B, dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("M,K,N", [(200, 300, 160), (61, 517, 99), (24, 64, 200)])
+def test_blocked_product_matches_unblocked_bits_for_any_blocks(M, K, N, dtype):
+    """The blocked product gives the unblocked tiles' bits (``matmul_serial`` never blocks), for
+    any block sizes, and writes nothing past C."""
+    A, B = _operands("matmul", M, K, N, dtype, seed=17)
+    ref = np.empty((M, N), dtype=dtype)
+    _layers.matmul_serial(A, B, ref)
+    for kc, nc in [(256, 128), (100, 64), (K, N), (7, 1)]:
+        buf = np.full(M * N + 64, -7.0, dtype=dtype)
+        C = buf[: M * N].reshape(M, N)
+        _layers.product_blocked(A, False, B, C, kc, nc)
+        np.testing.assert_array_equal(C, ref)
+        assert np.all(buf[M * N:] == -7.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel", ["matmul", "matmul_tn"])
+def test_large_product_takes_the_blocked_path_with_the_same_bits(kernel, dtype, restore_threads):
+    """A product past BLOCKED_MIN_BYTES (a 1024-wide layer, M not a multiple of 6) goes through
+    the blocked product, its column blocks split over the threads, and gives the bits of the
+    unblocked tiles (``matmul_serial`` on op(A) as stored) for any thread count."""
+    from jitmlp._config import BLOCKED_MIN_BYTES, TILE_VECTORS
+
+    M, K, N = (1021, 40, 1024) if kernel == "matmul_tn" else (31, 1024, 1027)
+    A, B = _operands(kernel, M, K, N, dtype, seed=19)
+    C = np.empty((M, N), dtype=dtype)
+    assert max(K * N, M * N) * C.itemsize >= BLOCKED_MIN_BYTES
+    assert _layers._is_large(B, C) == (TILE_VECTORS == 4)
+    assert (N + _layers._column_block(C, 128) - 1) // _layers._column_block(C, 128) >= 2
+    assert not _layers._is_large(B[:, :100].copy(), C[:100, :100].copy())  # a small product
+    ref = np.empty((M, N), dtype=dtype)
+    _layers.matmul_serial(np.ascontiguousarray(A.T) if kernel == "matmul_tn" else A, B, ref)
+    for nt in sorted({1, restore_threads}):
+        numba.set_num_threads(nt)
+        buf = np.full(M * N + 64, -7.0, dtype=dtype)
+        C = buf[: M * N].reshape(M, N)
+        getattr(_layers, kernel)(A, B, C)
+        np.testing.assert_array_equal(C, ref)
+        assert np.all(buf[M * N:] == -7.0)

@@ -15,6 +15,17 @@ tiny-batch                tiny          (32,)      tanh    32     5       float6
 regression                regression    (256,256)  tanh    200    3       float64  3-output regr.
 ========================  ============  =========  ======  =====  ======  =======  ==============
 
+and the large layers, weight matrices of 3 to 32 MiB (past L2, which the products block for):
+
+========================  =============  ===========  ====  =====  ======  =======  ==============
+name                      data           hidden       act.  batch  epochs  dtype    task
+========================  =============  ===========  ====  =====  ======  =======  ==============
+large-f64                 mnist[:10000]  (1024,1024)  relu  200    1       float64  classification
+large-f32                 mnist[:10000]  (1024,1024)  relu  200    1       float32  classification
+large-2048-f32            mnist[:5000]   (2048,2048)  relu  200    1       float32  classification
+large-4096-f64            mnist[:10000]  (4096,)      relu  200    1       float64  classification
+========================  =============  ===========  ====  =====  ======  =======  ==============
+
 Every workload uses ``solver="adam"``, ``alpha=1e-4``, ``learning_rate_init=1e-3``,
 ``shuffle=True``, ``random_state=0``, ``tol=0.0`` and a huge ``n_iter_no_change`` so that every
 library runs exactly ``max_iter = epochs`` epochs.
@@ -144,6 +155,14 @@ WORKLOADS: dict[str, Workload] = {
                  "regression",
                  "make_regression(20000, 100, n_targets=3, noise=1.0, random_state=0), "
                  "each target divided by its std"),
+        Workload("large-f64", "mnist-shape-10k", (1024, 1024), "relu", 200, 1, np.float64,
+                 "classification", "first 10000 rows of the mnist-shape data"),
+        Workload("large-f32", "mnist-shape-10k", (1024, 1024), "relu", 200, 1, np.float32,
+                 "classification", "first 10000 rows of the mnist-shape data, float32"),
+        Workload("large-2048-f32", "mnist-shape-5k", (2048, 2048), "relu", 200, 1, np.float32,
+                 "classification", "first 5000 rows of the mnist-shape data, float32"),
+        Workload("large-4096-f64", "mnist-shape-10k", (4096,), "relu", 200, 1, np.float64,
+                 "classification", "first 10000 rows of the mnist-shape data"),
     ]
 }
 
@@ -217,9 +236,10 @@ def _cache_key(name: str) -> str:
 
 @functools.cache
 def _base_data(name: str, disk_cache: bool):
-    if name == "mnist-shape-20k":
+    if name.startswith("mnist-shape-") and name.endswith("k"):  # the first rows, in thousands
+        n = 1000 * int(name[len("mnist-shape-"):-1])
         X, y = _base_data("mnist-shape", disk_cache)
-        return X[:20000], y[:20000]
+        return X[:n], y[:n]
     if not disk_cache:
         return _GENERATORS[name]()
     key = _cache_key(name)
