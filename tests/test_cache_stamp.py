@@ -4,31 +4,47 @@ import os
 import subprocess
 import sys
 
-CODE = "import jitmlp._config as c; print(c._CACHE_DIR)"
-
-
-def _cache_dir(env):
-    out = subprocess.run([sys.executable, "-c", CODE], env=env, capture_output=True, text=True,
-                         check=True)
-    return out.stdout.strip().splitlines()[-1]
+# A fresh process that imports jitmlp's _config (the import checks the stamp), prints where the
+# kernels are cached, then imports it again (importlib.reload: the module's code runs again,
+# stamp check included) for each line it reads, so that the test can change the files between.
+CODE = """
+import importlib, sys
+import jitmlp._config as c
+print(c._CACHE_DIR, flush=True)
+for _ in sys.stdin:
+    importlib.reload(c)
+    print(c._CACHE_DIR, flush=True)
+"""
 
 
 def test_stale_kernels_in_numba_cache_dir_are_dropped(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
-    cache_dir = _cache_dir(env)  # first import: writes the sources' digest there
-    assert cache_dir.startswith(str(tmp_path))
-    stamp = os.path.join(cache_dir, "jitmlp-sources.sha256")
-    kernel = os.path.join(cache_dir, "_epoch.run_epoch-1.py311.nbi")
-    with open(kernel, "w") as f:
-        f.write("cached")
-    _cache_dir(env)  # same sources: the cached kernel stays
-    assert os.path.isfile(kernel)
-    with open(stamp, "w") as f:
-        f.write("digest of other sources")
-    _cache_dir(env)  # sources changed since the kernel was cached: it goes
-    assert not os.path.isfile(kernel)
-    with open(stamp) as f:
-        assert f.read() != "digest of other sources"
+    proc = subprocess.Popen([sys.executable, "-c", CODE], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def import_again():
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        return proc.stdout.readline().strip()
+
+    try:
+        cache_dir = proc.stdout.readline().strip()  # first import: writes the sources' digest
+        assert cache_dir.startswith(str(tmp_path))
+        stamp = os.path.join(cache_dir, "jitmlp-sources.sha256")
+        kernel = os.path.join(cache_dir, "_epoch.run_epoch-1.py311.nbi")
+        with open(kernel, "w") as f:
+            f.write("cached")
+        assert import_again() == cache_dir  # same sources: the cached kernel stays
+        assert os.path.isfile(kernel)
+        with open(stamp, "w") as f:
+            f.write("digest of other sources")
+        assert import_again() == cache_dir  # sources changed since the kernel was cached: it goes
+        assert not os.path.isfile(kernel)
+        with open(stamp) as f:
+            assert f.read() != "digest of other sources"
+    finally:
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-3000:]
 
 
 def _kernel_modules():

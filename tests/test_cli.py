@@ -10,6 +10,7 @@ import ast
 import builtins
 import csv
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -466,7 +467,7 @@ def test_svmlight_needs_no_pandas_and_tables_say_what_to_install(tmp_path, capsy
 
 
 # --------------------------------------------------------------------------- end to end
-def test_python_m_jitmlp_end_to_end(tmp_path):
+def test_python_m_jitmlp_end_to_end(tmp_path, capsys, monkeypatch):
     data = write(classification(), tmp_path / "train.csv")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(Path(jitmlp.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
@@ -480,5 +481,12 @@ def test_python_m_jitmlp_end_to_end(tmp_path):
     done = jitmlp_cli("predict", "m.jitmlp", data, "--proba")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "cat,dog,emu" and len(done.stdout.splitlines()) == 61
-    done = jitmlp_cli("predict", "m.jitmlp", "missing.csv")
-    assert done.returncode == 2 and done.stderr == "error: missing.csv: no such file\n"
+    # a fresh interpreter writes nothing to stderr but the command's own one line
+    assert len(done.stderr.splitlines()) == 1 and "60 rows predicted" in done.stderr, done.stderr
+    # a failing command's exit code: jitmlp/__main__.py run as -m runs it (runpy), here
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["jitmlp", "predict", "m.jitmlp", "missing.csv"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("jitmlp", run_name="__main__", alter_sys=True)
+    assert exit_.value.code == 2 and capsys.readouterr().err == "error: missing.csv: no such file\n"

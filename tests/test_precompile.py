@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import warnings
+from contextlib import redirect_stdout
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -68,9 +72,22 @@ def test_kernels_cached_is_false_without_a_cache_and_never_raises(monkeypatch):
     assert precompile.kernels_cached(np.float64) is False
 
 
-# Slow on purpose: what a fresh environment does can only be seen from an empty numba cache, so
-# this test compiles jitmlp's float64 kernels once in subprocesses with their own NUMBA_CACHE_DIR
-# (about 30-45 s on 2 cores). It is the only test that compiles cold; deselect it with
+# Run as ``python -m MODULE ARGS`` (runpy, as -m runs it), after printing a line "cached: A B",
+# A and B kernels_cached(float64) and kernels_cached(float32) as this fresh process finds the
+# cache before it runs the module: the state each step left, with no interpreter of its own.
+AFTER_CACHED = """
+import runpy, sys
+import numpy as np
+from jitmlp._precompile import kernels_cached
+print("cached:", kernels_cached(np.float64), kernels_cached(np.float32), flush=True)
+module = sys.argv.pop(1)
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
+# Cold on purpose: what a fresh environment does can only be seen from an empty numba cache, so
+# this test compiles jitmlp's float64 kernels (the main job's, then the rest with the precompile
+# command) in subprocesses with their own NUMBA_CACHE_DIR, once. Deselect the cold tests with
 # -m "not cold_compile" when iterating.
 @pytest.mark.cold_compile
 def test_cold_cache_compiles_once_with_a_message_and_warm_cache_is_silent(tmp_path):
@@ -78,42 +95,46 @@ def test_cold_cache_compiles_once_with_a_message_and_warm_cache_is_silent(tmp_pa
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"),
                PYTHONPATH=os.pathsep.join([source_root, os.environ.get("PYTHONPATH", "")]))
 
-    def run(*args):
-        out = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
-                             timeout=900)
+    def run(module, *args):
+        """(kernels_cached of float64 and float32 before, the module's output) of a process."""
+        out = subprocess.run([sys.executable, "-c", AFTER_CACHED, module, *args], env=env,
+                             capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, (args, out.stdout[-2000:], out.stderr[-4000:])
-        return out.stdout
+        first, _, rest = out.stdout.partition("\n")
+        assert first.startswith("cached: "), out.stdout
+        return first.split()[1:], rest
 
-    cached = ("-c", "import numpy as np; from jitmlp.precompile import kernels_cached; "
-                    "print(kernels_cached(np.float64), kernels_cached(np.float32))")
-    assert run(*cached).split() == ["False", "False"]
-
-    # cold: the main job says it compiles, compiles fit and predict up front, says how long
-    cold = run("-m", "jitmlp", "--epochs", "1", "--quiet")
+    # cold: nothing cached; the main job says it compiles, compiles fit and predict up front,
+    # says how long
+    cached, cold = run("jitmlp", "--epochs", "1", "--quiet")
+    assert cached == ["False", "False"]
     lines = cold.splitlines()
     assert sum(MESSAGE in line for line in lines) == 1, cold
     start = next(i for i, line in enumerate(lines) if MESSAGE in line)
     assert lines[start + 1].startswith("Compiled in "), cold
     assert "speed-up" in cold
-    assert run(*cached).split() == ["True", "False"]
 
-    # the precompile command loads what the main job compiled and compiles the rest
-    filled = run("-m", "jitmlp.precompile", "--dtype", "float64", "--jobs", "2")
+    # the precompile command finds what the main job compiled, loads it and compiles the rest
+    cached, filled = run("jitmlp.precompile", "--dtype", "float64", "--jobs", "2")
+    assert cached == ["True", "False"]
     status = {" ".join(line.split()[:2]): line.split(" s  ")[-1] for line in filled.splitlines()
               if line.startswith("  ")}
     assert status == {"fit float64": "loaded from cache", "predict float64": "loaded from cache",
                       "lbfgs float64": "compiled", "sparse float64": "compiled",
                       "rows float64": "compiled", "functions float64": "compiled"}, filled
     assert filled.splitlines()[-1].startswith("total ")
-    assert run(*cached).split() == ["True", "False"]
 
-    # warm: not a word about compiling
-    warm = run("-m", "jitmlp", "--epochs", "1", "--quiet")
+    # warm: float64 still cached (float32 never asked for), and not a word about compiling
+    cached, warm = run("jitmlp", "--epochs", "1", "--quiet")
+    assert cached == ["True", "False"]
     assert "ompil" not in warm and "speed-up" in warm, warm
 
 
+# The grid search's parent refits the best candidate after the workers' fits: the kernels it
+# runs come from what the workers left in the cache (run_epoch loaded, none compiled), and its
+# model's bits are printed to compare with the same search in the test's own process.
 GRID = """
-import json, sys, warnings
+import hashlib, json, sys, warnings
 warnings.simplefilter("ignore")
 from sklearn.datasets import load_digits
 from sklearn.model_selection import GridSearchCV
@@ -122,26 +143,32 @@ from jitmlp._epoch import run_epoch
 X, y = load_digits(return_X_y=True)
 g = GridSearchCV(MLPClassifier(max_iter=3, random_state=0), {"alpha": [1e-4, 1e-3]}, cv=2,
                  n_jobs=int(sys.argv[1])).fit(X / 16, y)
-print(json.dumps([g.best_score_, sum(run_epoch.stats.cache_misses.values())]))
+model = g.best_estimator_
+digest = hashlib.sha256(b"".join(w.tobytes() for w in model.coefs_ + model.intercepts_))
+stats = run_epoch.stats
+print(json.dumps([g.best_score_, g.best_params_, digest.hexdigest(),
+                  sum(stats.cache_hits.values()), sum(stats.cache_misses.values())]))
 """
 
 
-# Slow on purpose: two joblib workers compiling into one empty cache at the same moment (what a
+# Cold on purpose: two joblib workers compiling into one empty cache at the same moment (what a
 # GridSearchCV(n_jobs=2) does on a fresh machine) can only be seen from an empty cache.
 @pytest.mark.cold_compile
 def test_grid_search_workers_compile_into_one_empty_cache_at_once(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
-
-    def grid(n_jobs):
-        out = subprocess.run([sys.executable, "-c", GRID, str(n_jobs)], env=env,
-                             capture_output=True, text=True, timeout=900)
-        assert out.returncode == 0, out.stderr[-4000:]
-        return json.loads(out.stdout.strip().splitlines()[-1])
-
-    cold_score, _ = grid(2)  # both workers compile the same kernels side by side
-    warm_score, compiled_here = grid(1)  # in this process: what they left in the cache
-    assert compiled_here == 0  # run_epoch loaded, not compiled again
-    assert warm_score == cold_score
+    out = subprocess.run([sys.executable, "-c", GRID, "2"], env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-4000:]
+    # both workers compiled the same kernels side by side; the parent's refit loaded them
+    cold_score, cold_params, cold_digest, loaded, compiled = json.loads(
+        out.stdout.strip().splitlines()[-1])
+    assert loaded >= 1 and compiled == 0  # run_epoch loaded from that cache, not compiled again
+    # the same search here (one process, this suite's own cache): the same scores and model
+    with patch.object(sys, "argv", ["-c", "1"]), redirect_stdout(io.StringIO()) as printed, \
+            warnings.catch_warnings():
+        exec(GRID, {})
+    warm_score, warm_params, warm_digest, _, _ = json.loads(printed.getvalue())
+    assert (warm_score, warm_params, warm_digest) == (cold_score, cold_params, cold_digest)
 
 
 def test_tasks_here_run_beside_the_workers_and_numba_is_restored_after():

@@ -1,9 +1,11 @@
 """Threads: results independent of the thread count; n_jobs sets and restores numba's threads."""
 
+import io
 import os
 import subprocess
 import sys
 import warnings
+from contextlib import redirect_stdout
 
 import numba
 import numpy as np
@@ -56,11 +58,19 @@ def _run(threads):
     return out.stdout.strip().splitlines()[-1]
 
 
+def _run_here():
+    """The same fits in this process (all of numba's threads), which has run other tests."""
+    with redirect_stdout(io.StringIO()) as printed, warnings.catch_warnings():
+        exec(FIT_AND_HASH, {})
+    return printed.getvalue().strip().splitlines()[-1]
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to run two threads")
 def test_bit_identical_weights_for_one_and_two_threads_and_between_runs():
-    one, two, two_again = _run(1), _run(2), _run(2)
+    # two fresh processes, one thread and two threads; then the same fits again in this process
+    one, two, here = _run(1), _run(2), _run_here()
     assert len(one) == 64
-    assert one == two == two_again
+    assert one == two == here
 
 
 def test_hashed_fits_cover_every_way_of_running_a_batch():
@@ -126,22 +136,17 @@ def test_n_jobs_none_means_all_of_numbas_threads_and_negative_counts_back(thread
     assert seen == [numba.config.NUMBA_NUM_THREADS] * 2
 
 
+def _numba_threads_in_worker():
+    return numba.config.NUMBA_NUM_THREADS
+
+
 def test_grid_search_workers_do_not_oversubscribe():
     """joblib's process workers get NUMBA_NUM_THREADS = cores // n_jobs; n_jobs=None honours it."""
-    code = (
-        "import numba, numpy as np, warnings\n"
-        "from sklearn.model_selection import GridSearchCV\n"
-        "from jitmlp import MLPClassifier\n"
-        "warnings.simplefilter('ignore')\n"
-        "from joblib import Parallel, delayed\n"
-        "def threads_in_fit(seed):\n"
-        "    import numba\n"
-        "    return numba.config.NUMBA_NUM_THREADS\n"
-        "print(Parallel(n_jobs=2)(delayed(threads_in_fit)(s) for s in range(2)))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from joblib import Parallel, delayed
+
+    in_workers = Parallel(n_jobs=2)(delayed(_numba_threads_in_worker)() for _ in range(2))
     cores = os.cpu_count() or 1
-    assert out.stdout.strip() == str([max(1, cores // 2)] * 2)
+    assert in_workers == [max(1, cores // 2)] * 2
     X = np.random.default_rng(0).normal(size=(60, 4))
     y = (X[:, 0] > 0).astype(int)
     grid = GridSearchCV(MLPClassifier(max_iter=5), {"alpha": [1e-4, 1e-2]}, cv=2, n_jobs=2)

@@ -2,9 +2,14 @@
 without AVX-512) as in this process, whatever width it runs with.
 
 ``_config`` picks the SIMD width and the tile width from the CPU numba compiles for. A second
-process compiles for Haswell (AVX2, FMA, no AVX-512: ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES``,
-its own cache directory) and computes the same products; every element is the same FMA chain
-over k in both, so the results must be equal bit for bit.
+process compiles for Haswell (AVX2, FMA, no AVX-512: ``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES``)
+and computes the same products; every element is the same FMA chain over k in both, so the
+results must be equal bit for bit.
+
+The second process uses numba's ordinary cache: numba keys each cached overload by the CPU name
+and features it was compiled for (``Cache._index_key``), so the Haswell code sits beside this
+CPU's and neither loads the other's. The first run compiles the Haswell products (about 10 s of
+CPU here); later runs load them, as every other test loads its kernels.
 """
 
 from __future__ import annotations
@@ -32,10 +37,15 @@ CASES = [("matmul", 37, 19, 100), ("matmul_tn", 23, 31, 85), ("matmul_serial", 1
 CHILD = textwrap.dedent(
     """
     import sys
+    import numba
     import numpy as np
     from jitmlp import _layers
     from jitmlp._config import TILE_VECTORS, VECTOR_BITS
     assert (VECTOR_BITS, TILE_VECTORS) == (256, 2), (VECTOR_BITS, TILE_VECTORS)
+    assert numba.config.CPU_NAME == "haswell"  # compiled (or cached) for Haswell, not this CPU
+    # the kernels are called directly and may come from numba's cache: start numba's thread
+    # pool first, as tests/conftest.py does (see tests/test_cache_reload.py)
+    numba.get_num_threads()
     data = np.load(sys.argv[1])
     out = {}
     for key in sorted({k[:-2] for k in data.files}):
@@ -64,8 +74,7 @@ def test_avx2_code_gives_the_same_bits(tmp_path):
             getattr(_layers, kernel)(A, B, C)
             operands[key + "-A"], operands[key + "-B"], expected[key] = A, B, C
     np.savez(tmp_path / "in.npz", **operands)
-    env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CPU_FEATURES=AVX2_FEATURES,
-               NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env = dict(os.environ, NUMBA_CPU_NAME="haswell", NUMBA_CPU_FEATURES=AVX2_FEATURES)
     out = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "in.npz"),
                           str(tmp_path / "out.npz")], env=env, capture_output=True, text=True,
                          timeout=600)
