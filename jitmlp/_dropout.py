@@ -22,9 +22,10 @@ epoch, layer, sample and unit in turn. So a mask does not depend on which thread
 row chunk computes it, and backward recomputes it instead of storing it.
 
 The epoch gets the rates, the seed and the epoch number in one float64 record (``record``):
-[seed, epoch, p_1, ..., p_{L-1}]. ``dropout_rows`` applies one layer's mask; the chunk calls it
-through its address (``_epoch.DROPOUT``) only for layers with p_k > 0, so a fit without dropout
-compiles none of this.
+[seed, epoch, p_1, ..., p_{L-1}]. ``dropout_rows`` applies one layer's mask forward,
+``dropout_rows_in_place`` backward; the chunk calls them through their addresses
+(``_epoch.DROPOUT``) only for layers with p_k > 0, so a fit without dropout compiles none of
+this.
 """
 
 from __future__ import annotations
@@ -77,25 +78,45 @@ def keep_threshold(p):
     return np.uint64(math.ceil(p * 9007199254740992.0))
 
 
+@jit(inline="always")
+def _mask_setup(h, k, drop):
+    """(scale 1/(1 − p_k) in h's dtype, the keep threshold, layer k's key) for ``drop``."""
+    p = drop[RATES + k - 1]
+    return h.dtype.type(1.0 / (1.0 - p)), keep_threshold(p), layer_key(drop, k)
+
+
+@jit(inline="always")
+def unit_bits(row_key, j):
+    """The top 53 bits of unit j's hash under its sample's key: u = bits · 2⁻⁵³."""
+    return mix(np.uint64(row_key) + GAMMA * (np.uint64(j) + ONE)) >> np.uint64(11)
+
+
 @jit
 def dropout_rows(h, out, rows, k, drop):
     """out = h ⊙ m_k / (1 − p_k) for the rows of a chunk (row r is sample rows[r]), hidden
-    layer k (1..L-1), the epoch and seed of ``drop`` (the record). ``out`` may be ``h``: the
-    backward pass scales grad h̃_k in place with the same mask."""
-    p = drop[RATES + k - 1]
-    T = h.dtype.type
-    scale = T(1.0 / (1.0 - p))
-    zero = T(0)
-    threshold = keep_threshold(p)
-    key = layer_key(drop, k)
-    m = h.shape[1]
+    layer k (1..L-1), the epoch and seed of ``drop`` (the record); h and out distinct."""
+    scale, threshold, key = _mask_setup(h, k, drop)
+    zero = h.dtype.type(0)
     for r in range(rows.shape[0]):
         row_key = child(key, rows[r])
         src = h[r]
         dst = out[r]
-        for j in range(m):
-            bits = mix(row_key + GAMMA * (np.uint64(j) + ONE)) >> np.uint64(11)
-            dst[j] = src[j] * scale if bits >= threshold else zero
+        for j in range(h.shape[1]):
+            dst[j] = src[j] * scale if unit_bits(row_key, j) >= threshold else zero
+
+
+@jit
+def dropout_rows_in_place(grad, rows, k, drop):
+    """grad ← grad ⊙ m_k / (1 − p_k), the mask of ``dropout_rows``: backward's grad h_k from
+    grad h̃_k. (Its own loop: ``dropout_rows`` with out = h would fail LLVM's run-time check
+    that the two do not overlap and run unvectorized.)"""
+    scale, threshold, key = _mask_setup(grad, k, drop)
+    zero = grad.dtype.type(0)
+    for r in range(rows.shape[0]):
+        row_key = child(key, rows[r])
+        row = grad[r]
+        for j in range(grad.shape[1]):
+            row[j] = row[j] * scale if unit_bits(row_key, j) >= threshold else zero
 
 
 def record(rates, seed=0, epoch=0) -> np.ndarray:

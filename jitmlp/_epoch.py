@@ -29,7 +29,7 @@ from ._config import (
     jit,
     jit_parallel,
 )
-from ._dropout import RATES, dropout_rows
+from ._dropout import RATES, dropout_rows, dropout_rows_in_place
 from ._layers import product, product_serial, transpose
 from ._native import address_of, call_native, kernel_at, kernel_table
 from ._optimizers import ADAM, adam_span, adam_step_size, clip_factor, scale_span, sgd_span
@@ -85,8 +85,10 @@ BIAS_O, LOSS = 0, 1  # the output function's ŷ = O(a_L + b_L), and the loss wit
 PRODUCT, PRODUCT_ROWS_PARALLEL = 2, 3  # the layer products: serial, rows split over threads
 CHUNK, CHUNK_ROWS_PARALLEL = 4, 5  # the epoch's chunks (``chunk_body``)
 PREDICT_BLOCK = 6  # prediction's ``_predict_block``
-DROPOUT = 7  # ``_dropout.dropout_rows``: only in fits where some hidden layer drops units
-N_KERNELS = 8
+# dropout's masks forward and backward (``_dropout.dropout_rows``, ``dropout_rows_in_place``):
+# only in fits where some hidden layer drops units
+DROPOUT, DROPOUT_IN_PLACE = 7, 8
+N_KERNELS = 9
 
 
 @jit
@@ -294,8 +296,8 @@ def backward_chunk(theta, part, units, w_off, b_off, act, kernels, h_buf, h_off,
             grad_a_below = chunk_rows(ga_buf, h_off[k] - ga0, fan_in, 0, n)
             layer_product(kernels, grad_a, False, Wt_k(wt, units, k), grad_a_below, parallel)
             if drops(dropout, k):  # grad h_k = grad h̃_k ⊙ m / (1 − p), in place
-                call_native(kernel_at(kernels, DROPOUT, 0),
-                            (grad_a_below, grad_a_below, rows, np.int64(k), dropout))
+                call_native(kernel_at(kernels, DROPOUT_IN_PLACE, 0),
+                            (grad_a_below, rows, np.int64(k), dropout))
             g_prime_of(act, k - 1, chunk_rows(h_buf, h_off[k], fan_in, 0, n), grad_a_below,
                        parallel)
 
@@ -477,7 +479,9 @@ def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, ac
             kernels, eps, h_buf, h_off, ga_buf, wt, 0, 0, dropout)
     kernels[CHUNK] = kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk, args)
     if (dropout[RATES:] > 0).any():
-        kernels[DROPOUT] = address_of(dropout_rows, (a, a, sample_idx[:0], 0, dropout))
+        rows = sample_idx[:0]
+        kernels[DROPOUT] = address_of(dropout_rows, (a, a, rows, 0, dropout))
+        kernels[DROPOUT_IN_PLACE] = address_of(dropout_rows_in_place, (a, rows, 0, dropout))
     if rows_parallel or any(nb > 0 and runs_rows_parallel(nb, units) for nb in batch_sizes):
         kernels[PRODUCT_ROWS_PARALLEL] = address_of(product, (a, True, a, a))
         kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk_rows_parallel, args)
