@@ -365,8 +365,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         eps = float(np.finfo(X.dtype).eps)
         _, dropout = training_record(self, layout.n_layers - 1, stochastic=False)
         kernel = chunk_kernels_of(X_dense, X_csr, y, sw, idx, theta, units, w_off, b_off, act,
-                                  out, eps, h_buf, h_off, ga_buf, wt, parts, stats, [n],
-                                  dropout=dropout)
+                                  out, eps, h_buf, h_off, ga_buf, wt, parts, stats, [n])
 
         iterations = tasks.lbfgs_iterations(layout, X.dtype)
 
@@ -458,7 +457,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         controls = StepControls(max_grad_norm, float(self.weight_decay))
         kernel = chunk_kernels_of(X_dense, X_csr, y_train, sw_train, order, theta, units, w_off,
                                   b_off, act, out, eps, h_buf, h_off, ga_buf, wt, parts, stats,
-                                  [batch_size, n_samples % batch_size], dropout=dropout)
+                                  [batch_size, n_samples % batch_size],
+                                  # only with dropout: without, its default is the same zeros
+                                  # (and jitmlp.precompile's stand-in takes no keywords)
+                                  **({"dropout": dropout} if any(rates) else {}))
         # long epochs run as several calls over consecutive slices of whole minibatches
         flops_per_row = 2.0 * (3 * layout.n_weights - layout.units[0] * layout.units[1])
         slice_length = _slice_length(flops_per_row, batch_size)

@@ -3,7 +3,7 @@
 50 epochs, float64) without and with dropout, fits interleaved in one process.
 
 Usage: ``python scripts/bench_dropout.py [--reps 9] [--rates 0,0.2,0.5]``. Prints the min and
-median thread CPU time of each rate's fit and the training accuracy. A rate of 0 on a checkout
+median wall time of each rate's fit and the training accuracy. A rate of 0 on a checkout
 without the ``dropout`` parameter times the plain fit (to compare the default path before/after).
 """
 
