@@ -117,6 +117,7 @@ PARAMETERS = {
     "lr_schedule": "step size schedule for sgd and adam, instead of --learning-rate",
     "max_grad_norm": "clip each step's gradient to this global L2 norm (sgd, adam)",
     "weight_decay": "decoupled weight decay: W *= 1 - rate * this before each step (sgd, adam)",
+    "dropout": "share of hidden units dropped in training, in every hidden layer (sgd, adam)",
     "loss": "regression loss (regression only)",
     "huber_delta": "where the huber loss turns from quadratic to linear (regression only)",
 }

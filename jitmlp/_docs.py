@@ -148,6 +148,17 @@ _SHARED_PARAMETERS = """    hidden_layer_sizes : array-like of shape (n_layers -
         moments. Independent of ``alpha``, the L2 penalty inside the gradient. Only used when
         solver='sgd' or 'adam'.
 
+    dropout : float in [0, 1) or array-like of such floats, default=0.0
+        jitmlp's own. Inverted dropout of hidden units, in training only: hidden layer k with
+        rate p_k passes on h_k ⊙ m_k / (1 - p_k), each unit's m_k 0 with probability p_k, to
+        the layer above, and backprop follows the same mask. A number is every hidden layer's
+        rate, a sequence gives one per hidden layer (0 for none). The masks are a hash of
+        (a seed drawn from ``random_state``, the epoch, the sample's row, the layer, the unit),
+        so the model is the same for any thread count; ``predict`` never drops. ``loss_`` and
+        ``loss_curve_`` are then the losses of the thinned networks the epochs trained.
+        0 (default): no dropout, the model of scikit-learn. Only with solver='sgd' or 'adam'
+        (lbfgs raises a ValueError). README, "Dropout".
+
     Attributes
     ----------
 """

@@ -29,6 +29,7 @@ from ._config import (
     jit,
     jit_parallel,
 )
+from ._dropout import RATES, dropout_rows, dropout_rows_in_place
 from ._layers import product, product_serial, transpose
 from ._native import address_of, call_native, kernel_at, kernel_table
 from ._optimizers import ADAM, adam_span, adam_step_size, clip_factor, scale_span, sgd_span
@@ -84,7 +85,10 @@ BIAS_O, LOSS = 0, 1  # the output function's ŷ = O(a_L + b_L), and the loss wit
 PRODUCT, PRODUCT_ROWS_PARALLEL = 2, 3  # the layer products: serial, rows split over threads
 CHUNK, CHUNK_ROWS_PARALLEL = 4, 5  # the epoch's chunks (``chunk_body``)
 PREDICT_BLOCK = 6  # prediction's ``_predict_block``
-N_KERNELS = 7
+# dropout's masks forward and backward (``_dropout.dropout_rows``, ``dropout_rows_in_place``):
+# only in fits where some hidden layer drops units
+DROPOUT, DROPOUT_IN_PLACE = 7, 8
+N_KERNELS = 9
 
 
 @jit
@@ -162,11 +166,28 @@ def first_layer_grad_W(kernels, X_csr, rows, h_0, grad_a, gW, parallel):
 
 
 @jit(inline="always")
-def forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, X_csr, parallel):
+def drops(dropout, k):
+    """Whether hidden layer k (1..L-1) drops units: its rate in the dropout record is > 0."""
+    return k >= 1 and dropout[RATES + k - 1] > 0
+
+
+@jit(inline="always")
+def layer_input(h_buf, ga_buf, h_off, units, dropout, k, n):
+    """h_k as layer k+1 reads it: h̃_k = h_k ⊙ m_k / (1 − p_k) where hidden layer k drops units
+    (``_dropout``), kept in grad a_k's rows (unused until backward overwrites them), else h_k."""
+    if drops(dropout, k):
+        return chunk_rows(ga_buf, h_off[k] - h_off[1], units[k], 0, n)
+    return chunk_rows(h_buf, h_off[k], units[k], 0, n)
+
+
+@jit(inline="always")
+def forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, X_csr, parallel,
+                  ga_buf, dropout):
     """Forward pass of the chunk's samples ``rows`` (indices into X); leaves ŷ in its h_L.
 
     ``act`` is the network's ``g_kernels`` table (``_activations``), ``kernels`` the epoch's
-    (O is its BIAS_O row).
+    (O is its BIAS_O row). A hidden layer with a dropout rate in ``dropout`` (the record of
+    ``_dropout``) also writes h̃_k into grad a_k's rows of ``ga_buf`` (``layer_input``).
 
     Dense input (X_csr is None) has been gathered into h_0; sparse input (X_csr = (data, indices,
     indptr)) is read from its stored non-zeros by the first layer directly.
@@ -176,13 +197,17 @@ def forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, 
     for k in range(L):
         W = W_k(theta, units, w_off, k)
         a = chunk_rows(h_buf, h_off[k + 1], units[k + 1], 0, n)
-        h_prev = chunk_rows(h_buf, h_off[k], units[k], 0, n)
+        h_prev = layer_input(h_buf, ga_buf, h_off, units, dropout, k, n)
         if k == 0:
             first_layer_product(kernels, X_csr, rows, h_prev, W, a, parallel)
         else:
             layer_product(kernels, h_prev, False, W, a, parallel)
         if k < L - 1:
             bias_g_of(act, k, a, b_k(theta, units, b_off, k), parallel)
+            if drops(dropout, k + 1):  # h̃_{k+1} = h_{k+1} ⊙ m / (1 − p)
+                call_native(kernel_at(kernels, DROPOUT, 0),
+                            (a, layer_input(h_buf, ga_buf, h_off, units, dropout, k + 1, n), rows,
+                             np.int64(k + 1), dropout))
         else:
             call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, b_off, k)))
 
@@ -234,8 +259,11 @@ def Wt_k(wt, units, k):
 
 @jit(inline="always")
 def backward_chunk(theta, part, units, w_off, b_off, act, kernels, h_buf, h_off, ga_buf, wt, rows,
-                   X_csr, parallel):
+                   X_csr, parallel, dropout):
     """Backward pass of the chunk's samples ``rows``, from grad a_L down to layer 1.
+
+    Below a hidden layer k that drops units, grad W_{k+1} reads h̃_k, and grad h_k is
+    grad h̃_k ⊙ m_k / (1 − p_k), the forward mask computed again (``_dropout``), before g'.
 
     Writes this chunk's unscaled sums Σ_n h_{k-1}[n]ᵀ grad a_k[n] and Σ_n grad a_k[n] into
     ``part`` (laid out like θ); ``reduce_chunks`` (lbfgs) or ``update_theta`` (sgd, adam) adds
@@ -247,7 +275,7 @@ def backward_chunk(theta, part, units, w_off, b_off, act, kernels, h_buf, h_off,
     ga0 = h_off[1]
     for k in range(L - 1, -1, -1):
         fan_in, fan_out = units[k], units[k + 1]
-        h_prev = chunk_rows(h_buf, h_off[k], fan_in, 0, n)
+        h_prev = layer_input(h_buf, ga_buf, h_off, units, dropout, k, n)  # h̃_k if it drops
         grad_a = chunk_rows(ga_buf, h_off[k + 1] - ga0, fan_out, 0, n)
         # grad W_k = h_{k-1}ᵀ grad a_k  (this chunk's share)
         gW = W_k(part, units, w_off, k)
@@ -267,12 +295,17 @@ def backward_chunk(theta, part, units, w_off, b_off, act, kernels, h_buf, h_off,
             # grad h_{k-1} = grad a_k W_kᵀ, then grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1})
             grad_a_below = chunk_rows(ga_buf, h_off[k] - ga0, fan_in, 0, n)
             layer_product(kernels, grad_a, False, Wt_k(wt, units, k), grad_a_below, parallel)
-            g_prime_of(act, k - 1, h_prev, grad_a_below, parallel)
+            if drops(dropout, k):  # grad h_k = grad h̃_k ⊙ m / (1 − p), in place
+                call_native(kernel_at(kernels, DROPOUT_IN_PLACE, 0),
+                            (grad_a_below, rows, np.int64(k), dropout))
+            g_prime_of(act, k - 1, chunk_rows(h_buf, h_off[k], fan_in, 0, n), grad_a_below,
+                       parallel)
 
 
 @jit(inline="always")
 def chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, parallel):
+               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, parallel,
+               dropout):
     """Forward, loss and backward of row chunk c of the batch: the unit of parallel work.
 
     The batch is samples sample_idx[start:stop]; the chunk is its rows c·nb//n_chunks ..
@@ -281,6 +314,7 @@ def chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, un
     ``parallel`` (a constant in each of the two kernels below) picks the serial kernels (for
     chunks that run side by side, one per thread, or for a batch too small to share) or the
     row-parallel ones (for a batch that runs as one chunk). Both give the same bits.
+    ``dropout`` is the record of ``_dropout`` (rates, seed, epoch).
     """
     idx = sample_idx[start:stop]
     part, h_buf, ga_buf, wt = parts[c], h_bufs[c], ga_bufs[c], wts[c]
@@ -292,7 +326,8 @@ def chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, un
         transpose(W_k(theta, units, w_off, k), Wt_k(wt, units, k))
     if X_csr is None:  # dense input: h_0 = X[rows]; sparse input is read where it is stored
         gather_of(X, rows, chunk_rows(h_buf, h_off[0], units[0], 0, n), parallel)
-    forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, X_csr, parallel)
+    forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, X_csr, parallel,
+                  ga_buf, dropout)
     y_hat = chunk_rows(h_buf, h_off[L], units[L], 0, n)
     ga_L = chunk_rows(ga_buf, h_off[L] - h_off[1], units[L], 0, n)
     # stats[c, 0] = Σ_n w_n·loss_n, and grad a_L
@@ -302,26 +337,26 @@ def chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, un
         sw_sum += float(sw[rows[r]])
     stats[c, 1] = sw_sum
     backward_chunk(theta, part, units, w_off, b_off, act, kernels, h_buf, h_off, ga_buf, wt, rows,
-                   X_csr, parallel)
+                   X_csr, parallel, dropout)
 
 
 # The two compiled chunks. Their callers call them through their addresses (``_native``), so
 # each is compiled once; the row-parallel one only for fits with batches large enough for it.
 @jit
 def chunk(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off, act,
-          kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks):
+          kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, dropout):
     """``chunk_body`` with the serial kernels."""
     chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, False)
+               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, False, dropout)
 
 
 @jit
 def chunk_rows_parallel(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units,
                         w_off, b_off, act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c,
-                        n_chunks):
+                        n_chunks, dropout):
     """``chunk_body`` with the layer products and activations splitting rows over threads."""
     chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, True)
+               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, True, dropout)
 
 
 @jit
@@ -387,7 +422,7 @@ def sum_sq_weights(theta, units, w_off):
 
 @jit(inline="always")  # inlined into the two (parallel) callers: no library of its own to link
 def batch_data_term(kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, units, w_off,
-                    b_off, act, out, loss_param, h_buf, h_off, ga_buf, wt, parts, stats):
+                    b_off, act, out, loss_param, h_buf, h_off, ga_buf, wt, parts, stats, dropout):
     """Forward and backward of one minibatch: the chunks' gradient sums into ``parts``.
 
     The minibatch is samples sample_idx[start:stop]. Returns (Σ_n w_n·loss_n, Σ_n w_n, number of
@@ -407,12 +442,12 @@ def batch_data_term(kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, un
         for c in prange(n_chunks):
             call_native(serial, (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats,
                                  units, w_off, b_off, act, kernels, loss_param, h_buf, h_off,
-                                 ga_buf, wt, np.int64(c), n_chunks))
+                                 ga_buf, wt, np.int64(c), n_chunks, dropout))
     else:
         call_native(kernel_at(kernels, CHUNK_ROWS_PARALLEL if rows_parallel else CHUNK, 0),
                     (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off,
                      b_off, act, kernels, loss_param, h_buf, h_off, ga_buf, wt, np.int64(0),
-                     n_chunks))
+                     n_chunks, dropout))
     data_loss = 0.0
     sw_sum = 0.0
     for c in range(n_chunks):
@@ -424,26 +459,40 @@ def batch_data_term(kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, un
 
 
 def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, act, out, loss_param,
-                     h_buf, h_off, ga_buf, wt, parts, stats, batch_sizes, rows_parallel=False):
+                     h_buf, h_off, ga_buf, wt, parts, stats, batch_sizes, rows_parallel=False,
+                     dropout=None):
     """The ``kernels`` table of ``run_epoch`` or ``batch_loss_and_grad`` for these arguments and
     batches of ``batch_sizes`` rows: the output function's and the loss's (``_outputs``, of
     output code ``out``), and the chunks (rows BIAS_O, LOSS, CHUNK, CHUNK_ROWS_PARALLEL).
 
     The row-parallel chunk is compiled only where one of the batches runs as one row-parallel
     chunk (or with ``rows_parallel``: ``jitmlp.precompile``); elsewhere the serial chunk stands
-    in for it (never called, and the same bits if it were).
+    in for it (never called, and the same bits if it were). ``dropout``: the record the epoch
+    gets (``_dropout.record``; None: no dropout); the DROPOUT row is compiled only where one of
+    its rates is > 0.
     """
+    if dropout is None:
+        dropout = no_dropout(units)
     kernels = _kernel_table(theta.dtype, out)
     a = np.empty((1, 1), theta.dtype)
     kernels[LOSS] = address_of(O_KERNELS[out][1],
                                (Y, sw, sample_idx[:0], a, a, loss_param, stats, 0))
     args = (X, X_csr, Y, sw, sample_idx, 0, 0, theta, parts, stats, units, w_off, b_off, act,
-            kernels, loss_param, h_buf, h_off, ga_buf, wt, 0, 0)
+            kernels, loss_param, h_buf, h_off, ga_buf, wt, 0, 0, dropout)
     kernels[CHUNK] = kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk, args)
+    if (dropout[RATES:] > 0).any():
+        rows = sample_idx[:0]
+        kernels[DROPOUT] = address_of(dropout_rows, (a, a, rows, 0, dropout))
+        kernels[DROPOUT_IN_PLACE] = address_of(dropout_rows_in_place, (a, rows, 0, dropout))
     if rows_parallel or any(nb > 0 and runs_rows_parallel(nb, units) for nb in batch_sizes):
         kernels[PRODUCT_ROWS_PARALLEL] = address_of(product, (a, True, a, a))
         kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk_rows_parallel, args)
     return kernels
+
+
+def no_dropout(units):
+    """The dropout record of a network that drops nothing (``_dropout.record``)."""
+    return np.zeros(RATES + len(units) - 2, dtype=np.float64)
 
 
 def _kernel_table(dtype, out):
@@ -458,12 +507,13 @@ def _kernel_table(dtype, out):
 
 @jit_parallel
 def batch_loss_and_grad(kernels, X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out,
-                        loss_param, alpha, h_buf, h_off, ga_buf, wt, parts, stats):
-    """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``."""
+                        loss_param, alpha, h_buf, h_off, ga_buf, wt, parts, stats, dropout):
+    """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``, with
+    the dropout masks of ``dropout`` (``_dropout.record``; rates 0: none)."""
     data_loss, sw_sum, n_chunks = batch_data_term(kernels, X, X_csr, Y, sw, idx, 0,
                                                   idx.shape[0], theta, units, w_off, b_off, act,
                                                   out, loss_param, h_buf, h_off, ga_buf, wt,
-                                                  parts, stats)
+                                                  parts, stats, dropout)
     reduce_chunks(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum)
     return data_loss / sw_sum + 0.5 * alpha * sum_sq_weights(theta, units, w_off) / sw_sum
 
@@ -552,12 +602,13 @@ def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver,
 def run_epoch(kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act,
               out, loss_param, alpha, batch_size, solver, learning_rate, momentum, nesterov, beta_1,
               beta_2, epsilon, state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty,
-              accumulated_loss, controls):
+              accumulated_loss, controls, dropout):
     """A pass over the samples in ``sample_idx`` order, updating θ after every minibatch.
 
     state_1/state_2 are the optimizer's arrays (Adam: m, v; SGD: velocity and unused), t is
     Adam's update count; ``controls`` the step's clipping and weight decay
-    (``_optimizers.StepControls``); ``kernels`` is ``chunk_kernels_of`` these arguments.
+    (``_optimizers.StepControls``); ``kernels`` is ``chunk_kernels_of`` these arguments;
+    ``dropout`` the record of ``_dropout`` (the rates, the seed and this epoch's number).
     Returns (accumulated_loss + Σ batch_loss · batch_size, t) for scikit-learn's loss_.
     ``sample_idx`` may be a slice of the epoch's order starting at a multiple of batch_size (the
     driver runs long epochs slice by slice, see ``_estimators._fit_stochastic``); the loss sum
@@ -569,7 +620,7 @@ def run_epoch(kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b
         data_loss, sw_sum, n_chunks = batch_data_term(kernels, X, X_csr, Y, sw, sample_idx,
                                                       start, stop, theta, units, w_off, b_off, act,
                                                       out, loss_param, h_buf, h_off, ga_buf,
-                                                      wt, parts, stats)
+                                                      wt, parts, stats, dropout)
         if solver == ADAM:
             t += 1
         sq = update_theta(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum, solver,

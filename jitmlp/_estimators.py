@@ -37,6 +37,7 @@ from ._callbacks import FitTasks, StopFit
 from ._class_weight import PARTIAL_FIT_BALANCED, class_weighted
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
 from ._docs import CLASSIFIER_DOC, REGRESSOR_DOC
+from ._dropout import EPOCH, SEED, SEED_BOUND, training_record
 from ._epoch import (
     batch_loss_and_grad,
     chunk_kernels_of,
@@ -214,13 +215,14 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         "lr_schedule": [StrOptions(set(SCHEDULES)), None],
         "max_grad_norm": [Interval(Real, 0, None, closed="neither"), None],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like"],
     }
 
     def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
                  learning_rate_init, power_t, max_iter, loss, shuffle, random_state, tol, verbose,
                  warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction,
                  beta_1, beta_2, epsilon, n_iter_no_change, max_fun, n_jobs, lr_schedule=None,
-                 max_grad_norm=None, weight_decay=0.0):
+                 max_grad_norm=None, weight_decay=0.0, dropout=0.0):
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
@@ -249,6 +251,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         self.lr_schedule = lr_schedule
         self.max_grad_norm = max_grad_norm
         self.weight_decay = weight_decay
+        self.dropout = dropout
 
     # ------------------------------------------------------------------ set-up
     def _initialize(self, y, layer_units, dtype):
@@ -364,6 +367,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         grad = np.empty(layout.size, dtype=X.dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout, X.dtype)
         eps = self._loss_parameter(X.dtype)
+        _, dropout = training_record(self, layout.n_layers - 1, stochastic=False)
         kernel = chunk_kernels_of(X_dense, X_csr, y, sw, idx, theta, units, w_off, b_off, act,
                                   out, eps, h_buf, h_off, ga_buf, wt, parts, stats, [n])
 
@@ -373,7 +377,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             theta[:] = packed
             loss = batch_loss_and_grad(kernel, X_dense, X_csr, y, sw, idx, theta, grad, units,
                                        w_off, b_off, act, out, eps, float(self.alpha), h_buf,
-                                       h_off, ga_buf, wt, parts, stats)
+                                       h_off, ga_buf, wt, parts, stats, dropout)
             iterations.evaluated(loss)
             return loss, grad.astype(np.float64)
 
@@ -419,6 +423,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
     def _fit_stochastic(self, X, y, sample_weight, layer_units, incremental, tasks):
         check_schedule(self)
         layout = Layout.from_units(layer_units)
+        rates, dropout = training_record(self, layout.n_layers - 1, stochastic=True)
         theta = layout.pack(self.coefs_, self.intercepts_, X.dtype)
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = _OptimizerState.create(self.solver, self.learning_rate_init, theta)
@@ -434,6 +439,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             X_val = y_val = Y_val = sw_val = None
         n_samples = X_train.shape[0]
         sw_train = _frozen(np.ones(n_samples, dtype=X.dtype) if sw_train is None else sw_train)
+        if any(rates):  # the masks' seed: drawn only with dropout, so other fits draw as before
+            dropout[SEED] = self._random_state.randint(SEED_BOUND)
         sample_idx = np.arange(n_samples, dtype=np.int64)
         order = _frozen(sample_idx)  # what the epoch reads: the shuffle's order, in place
         X_dense, X_csr = _kernel_input(X_train, X.dtype)
@@ -458,7 +465,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         controls = StepControls(max_grad_norm, float(self.weight_decay))
         kernel = chunk_kernels_of(X_dense, X_csr, y_train, sw_train, order, theta, units, w_off,
                                   b_off, act, out, eps, h_buf, h_off, ga_buf, wt, parts, stats,
-                                  [batch_size, n_samples % batch_size])
+                                  [batch_size, n_samples % batch_size],
+                                  # only with dropout: without, its default is the same zeros
+                                  # (and jitmlp.precompile's stand-in takes no keywords)
+                                  **({"dropout": dropout} if any(rates) else {}))
         # long epochs run as several calls over consecutive slices of whole minibatches
         flops_per_row = 2.0 * (3 * layout.n_weights - layout.units[0] * layout.units[1])
         slice_length = _slice_length(flops_per_row, batch_size)
@@ -475,6 +485,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                     if slice_length < n_samples:
                         start = (theta.copy(), opt.state_1.copy(), opt.state_2.copy(), opt.t)
                     epoch = tasks.epoch(n_calls, flops_per_row * n_samples)
+                    dropout[EPOCH] = opt.epoch  # the masks' epoch: partial_fit calls go on
                     accumulated_loss = 0.0
                     for call, first in enumerate(range(0, n_samples, slice_length)):
                         accumulated_loss, opt.t = run_epoch(
@@ -484,7 +495,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                             batch_size, opt.solver, opt.learning_rate, float(self.momentum),
                             bool(self.nesterovs_momentum), float(self.beta_1), float(self.beta_2),
                             float(self.epsilon), opt.state_1, opt.state_2, opt.t, h_buf, h_off,
-                            ga_buf, wt, parts, stats, penalty, accumulated_loss, controls,
+                            ga_buf, wt, parts, stats, penalty, accumulated_loss, controls, dropout,
                         )
                         stop = epoch.call_ended(call)  # a callback asks to stop
                         stopped_inside = (bool(sigint) or stop) and first + slice_length < n_samples
@@ -736,7 +747,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  n_jobs=None, class_weight=None, lr_schedule=None, max_grad_norm=None,
-                 weight_decay=0.0):
+                 weight_decay=0.0, dropout=0.0):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -747,6 +758,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, n_jobs=n_jobs,
             lr_schedule=lr_schedule, max_grad_norm=max_grad_norm, weight_decay=weight_decay,
+            dropout=dropout,
         )
         self.class_weight = class_weight
 
@@ -907,7 +919,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  n_jobs=None, lr_schedule=None, max_grad_norm=None, weight_decay=0.0,
-                 huber_delta=1.0):
+                 dropout=0.0, huber_delta=1.0):
         self.huber_delta = huber_delta
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
@@ -918,7 +930,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
             max_fun=max_fun, n_jobs=n_jobs, lr_schedule=lr_schedule, max_grad_norm=max_grad_norm,
-            weight_decay=weight_decay,
+            weight_decay=weight_decay, dropout=dropout,
         )
 
     def predict(self, X):

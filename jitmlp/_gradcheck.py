@@ -16,6 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._activations import ACTIVATIONS, g_kernels
 from ._class_weight import class_weighted
+from ._dropout import rates_of, record
 from ._epoch import batch_loss_and_grad, chunk_kernels_of, sum_sq_weights
 from ._estimators import BaseMultilayerPerceptron, _frozen, _kernel_input, _numba_threads
 from ._network import Layout
@@ -26,7 +27,8 @@ from ._outputs import MEAN_OVER_OUTPUTS, output_code
 FLOOR = 1e-4
 
 
-def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype, loss_param=None):
+def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype, loss_param=None,
+                       dropout=None):
     """θ -> (loss, grad θ) through the compiled ``batch_loss_and_grad``, as the estimators call it.
 
     Parameters
@@ -43,6 +45,9 @@ def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype, loss
         The L2 penalty.
     dtype : numpy float dtype
         The dtype the kernel computes in (X, Y and the weights are converted to it).
+    dropout : ndarray or None
+        The dropout record (``_dropout.record``: rates, seed, epoch): every evaluation applies
+        its masks, one fixed mask per sample (X's row n is sample n). None: no dropout.
 
     Returns
     -------
@@ -61,13 +66,17 @@ def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype, loss
     shape = (layout.units, layout.w_off, layout.b_off,
              g_kernels([act] * (layout.n_layers - 1), dtype), out,
              float(np.finfo(dtype).eps) if loss_param is None else float(loss_param))
+    if dropout is None:
+        dropout = record([0.0] * (layout.n_layers - 1))
+    dropout = np.array(dropout, dtype=np.float64)
     kernel = chunk_kernels_of(X_dense, X_csr, Y, sw, idx, theta, *shape, h_buf, h_off, ga_buf,
-                              wt, parts, stats, [n])
+                              wt, parts, stats, [n], dropout=dropout)
 
     def objective(values):
         theta[:] = values
         loss = batch_loss_and_grad(kernel, X_dense, X_csr, Y, sw, idx, theta, grad, *shape,
-                                   float(alpha), h_buf, h_off, ga_buf, wt, parts, stats)
+                                   float(alpha), h_buf, h_off, ga_buf, wt, parts, stats,
+                                   dropout)
         return loss, grad.copy()
 
     return objective
@@ -98,8 +107,10 @@ def check_gradients(estimator, X, y, sample_weight=None, eps=None) -> float:
     (``loss_``'s definition) on all of X as one batch: the mean of the per-sample loss weighted
     by the sample weights (times the class weights of a classifier's ``class_weight``), plus
     α‖W‖² / (2 Σw). For several squared-error outputs the data term is summed over the outputs
-    (scikit-learn reports their mean but follows the gradient of the sum). The model is not
-    changed.
+    (scikit-learn reports their mean but follows the gradient of the sum). With ``dropout``,
+    J is the loss of the thinned network with one fixed mask per sample: the masks a fit would
+    draw in its epoch 0 with seed 0, row n of X as sample n (both passes use the same masks,
+    so the check covers dropout's forward and backward). The model is not changed.
 
     Parameters
     ----------
@@ -152,6 +163,7 @@ def check_gradients(estimator, X, y, sample_weight=None, eps=None) -> float:
     act = ACTIVATIONS[estimator.activation]
     out = output_code(estimator.out_activation_, estimator.loss)
     alpha = float(estimator.alpha)
+    dropout = record(rates_of(getattr(estimator, "dropout", 0.0), layout.n_layers - 1))
     # the data term's weight in J: squared error is reported averaged over the outputs
     n_out = int(layout.units[-1]) if out in MEAN_OVER_OUTPUTS else 1
     sw_sum = (float(X.shape[0]) if sample_weight is None
@@ -159,11 +171,11 @@ def check_gradients(estimator, X, y, sample_weight=None, eps=None) -> float:
     with _numba_threads(estimator.n_jobs):
         loss_param = estimator._loss_parameter(dtype)
         backprop = compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype,
-                                      loss_param)
+                                      loss_param, dropout)
         grad = backprop(theta.astype(dtype))[1].astype(np.float64)
         objective = (backprop if dtype == np.float64 else
                      compiled_objective(layout, X, Y, sample_weight, act, out, alpha, np.float64,
-                                        estimator._loss_parameter(np.float64)))
+                                        estimator._loss_parameter(np.float64), dropout))
 
         def J(values):
             loss = objective(values)[0]

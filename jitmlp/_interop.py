@@ -45,6 +45,14 @@ def _layout(model):
     return Layout.from_units([model.coefs_[0].shape[0]] + [c.shape[1] for c in model.coefs_])
 
 
+def _at_default(value, default) -> bool:
+    """Whether a parameter's value is its default; a sequence is a number's default where each
+    element is (dropout rates all 0: no dropout)."""
+    if isinstance(value, (list, tuple, np.ndarray)) and not isinstance(default, (list, tuple)):
+        return all(_at_default(v, default) for v in value)
+    return bool(value == default)
+
+
 def to_sklearn(model):
     """scikit-learn's estimator with ``model``'s parameters and fitted state (see the method)."""
     cls = sk.MLPClassifier if is_classifier(model) else sk.MLPRegressor
@@ -53,7 +61,7 @@ def to_sklearn(model):
     # jitmlp's own training parameters: only at their defaults (where the fits are alike)
     defaults = type(model)().get_params(deep=False)
     own = sorted(set(params) - set(cls().get_params(deep=False)))
-    changed = [name for name in own if params[name] != defaults[name]]
+    changed = [name for name in own if not _at_default(params[name], defaults[name])]
     if changed:
         raise ValueError(
             f"Cannot convert: scikit-learn's {cls.__name__} has no parameter(s) {changed}. "

@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import jitmlp
 from jitmlp._activations import ACTIVATIONS, g_kernels
-from jitmlp._epoch import batch_loss_and_grad, chunk_kernels_of
+from jitmlp._epoch import batch_loss_and_grad, chunk_kernels_of, no_dropout
 from jitmlp._estimators import _frozen, _kernel_input
 from jitmlp._outputs import O_HUBER, OUTPUTS
 
@@ -36,7 +36,7 @@ def compiled_loss_and_grad(theta, layout, X, Y, act, out, alpha, sample_weight=N
     rest = (layout.units, layout.w_off, layout.b_off, act_table, code, loss_param)
     kernel = chunk_kernels_of(*args, *rest, h_buf, h_off, ga_buf, wt, parts, stats, [n])
     loss = batch_loss_and_grad(kernel, *args, grad, *rest, alpha, h_buf, h_off, ga_buf, wt, parts,
-                               stats)
+                               stats, no_dropout(layout.units))
     return loss, grad
 
 

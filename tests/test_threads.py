@@ -42,6 +42,9 @@ for dtype in (np.float64, np.float32):
                        weight_decay=0.01, lr_schedule="cosine"), Xd, y),
         (MLPClassifier((64,), activation="tanh", solver="sgd", max_iter=2, random_state=1,
                        max_grad_norm=0.05, weight_decay=1e-3), Xd, y),
+        # dropout: masks keyed by sample, the same in row chunks run on either thread
+        (MLPClassifier((160, 96), max_iter=1, random_state=0, batch_size=300,
+                       dropout=(0.2, 0.5)), Xd, y),
     ]:
         model.fit(Xf, target)
         for w in model.coefs_ + model.intercepts_:
