@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._activations import ACTIVATIONS, g_kernels
+from ._activations import activation_codes, g_kernels, keeps_g_prime
 from ._class_weight import class_weighted
 from ._epoch import batch_loss_and_grad, chunk_kernels_of, sum_sq_weights
 from ._estimators import BaseMultilayerPerceptron, _frozen, _kernel_input, _numba_threads
@@ -37,8 +37,10 @@ def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype):
     Y : ndarray of shape (n_samples, n_outputs)
         Targets as the loss reads them (class indicators for a classifier).
     sample_weight : ndarray of shape (n_samples,) or None
-    act, out : int
-        Activation and output codes (``ACTIVATIONS``, ``OUTPUTS``).
+    act : int or sequence of int
+        Activation code (``ACTIVATIONS``) of every hidden layer, or one per hidden layer.
+    out : int
+        Output code (``OUTPUTS``).
     alpha : float
         The L2 penalty.
     dtype : numpy float dtype
@@ -52,14 +54,16 @@ def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype):
         runs the estimators' compiled kernels.
     """
     n = X.shape[0]
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, dtype)
+    codes = tuple(act) if np.ndim(act) else (act,) * (layout.n_layers - 1)
+    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(
+        n, dtype, keep_g_prime=keeps_g_prime(codes))
     theta = np.empty(layout.size, dtype=dtype)
     grad = np.empty_like(theta)
     X_dense, X_csr = _kernel_input(X, dtype)
     sw = np.ones(n, dtype=dtype) if sample_weight is None else sample_weight
     Y, sw, idx = _frozen(Y, dtype), _frozen(sw, dtype), _frozen(np.arange(n, dtype=np.int64))
     shape = (layout.units, layout.w_off, layout.b_off,
-             g_kernels([act] * (layout.n_layers - 1), dtype), out, float(np.finfo(dtype).eps))
+             g_kernels(codes, dtype), out, float(np.finfo(dtype).eps))
     kernel = chunk_kernels_of(X_dense, X_csr, Y, sw, idx, theta, *shape, h_buf, h_off, ga_buf,
                               wt, parts, stats, [n])
 
@@ -148,7 +152,8 @@ def check_gradients(estimator, X, y, sample_weight=None, eps=None) -> float:
     dtype = estimator.coefs_[0].dtype
     layout = Layout.from_units([X.shape[1]] + [c.shape[1] for c in estimator.coefs_])
     theta = layout.pack(estimator.coefs_, estimator.intercepts_, np.float64)
-    act, out = ACTIVATIONS[estimator.activation], OUTPUTS[estimator.out_activation_]
+    act = activation_codes(estimator.activation, layout.n_layers - 1)
+    out = OUTPUTS[estimator.out_activation_]
     alpha = float(estimator.alpha)
     # the data term's weight in J: squared error is reported averaged over the outputs
     n_out = int(layout.units[-1]) if out == O_IDENTITY else 1

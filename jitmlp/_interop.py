@@ -45,6 +45,18 @@ def _layout(model):
     return Layout.from_units([model.coefs_[0].shape[0]] + [c.shape[1] for c in model.coefs_])
 
 
+def _sklearn_activation(activation, cls):
+    """scikit-learn's name for ``activation``: one of its four, the same for every layer."""
+    names = {activation} if isinstance(activation, str) else set(activation)
+    name = names.pop() if len(names) == 1 else None
+    if name not in ("identity", "logistic", "tanh", "relu"):
+        raise ValueError(
+            f"Cannot convert: scikit-learn's {cls.__name__} has no activation "
+            f"{activation!r}; it takes one of 'identity', 'logistic', 'tanh', 'relu' for "
+            "every hidden layer.")
+    return name
+
+
 def to_sklearn(model):
     """scikit-learn's estimator with ``model``'s parameters and fitted state (see the method)."""
     cls = sk.MLPClassifier if is_classifier(model) else sk.MLPRegressor
@@ -60,6 +72,7 @@ def to_sklearn(model):
             f"Set them to their defaults first (model.set_params("
             + ", ".join(f"{name}={defaults[name]!r}" for name in changed) + "))."
         )
+    params["activation"] = _sklearn_activation(params["activation"], cls)
     est = cls(**{name: value for name, value in params.items() if name not in own})
     if not hasattr(model, "coefs_"):
         return est
