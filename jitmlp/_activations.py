@@ -2,17 +2,18 @@
 
 Most derivatives are written in terms of g's *output* h = g(a), as the lecture derives it
 (σ'(a) = σ(a)(1 - σ(a)), tanh'(a) = 1 - tanh²(a)), so the backward pass needs only the stored
-activations h_k, never the pre-activations a_k. elu, gelu and silu cannot be (gelu and silu
-are not monotonic; elu's g' = h + 1 would cancel for a << 0): for them the forward pass
-computes g'(a_k) beside g(a_k), from the same exponential, and keeps it in a buffer d_k that only
-networks with such a layer allocate (``KEEPS_G_PRIME``); their backward pass multiplies by it.
+activations h_k, never the pre-activations a_k. softplus, elu, gelu and silu are not: gelu
+and silu are not monotonic, elu's g' = h + 1 would cancel for a << 0, softplus's
+σ(a) = -expm1(-h) would cost a second exponential. For them the forward pass computes g'(a_k)
+beside g(a_k), from the same exponential, and keeps it in a buffer d_k that only networks with
+such a layer allocate (``KEEPS_G_PRIME``); their backward pass multiplies by it.
 
     identity    g = a                           g' = 1
     logistic    g = σ(a) = 1/(1 + e^-a)         g' = h (1 - h)
     tanh        g = tanh(a)                     g' = 1 - h²
     relu        g = max(a, 0)                   g' = [h > 0]
     leaky_relu  g = a if a > 0 else s a         g' = 1 if h > 0 else s        (s = 0.01)
-    softplus    g = max(a, 0) + log1p(e^-|a|)   g' = σ(a) = -expm1(-h)
+    softplus    g = max(a, 0) + log1p(e^-|a|)   g' = σ(a)                     (kept)
     elu         g = a if a > 0 else expm1(a)    g' = 1 if a > 0 else e^a      (kept; α = 1)
     silu        g = a σ(a)                      g' = σ(a) (1 + a σ(-a))       (kept)
     gelu        g = a σ(z), z = 2c(a + k a³)    g' = σ(z) (1 + a z' σ(-z))    (kept; tanh form)
@@ -48,7 +49,7 @@ ACTIVATIONS = {"identity": IDENTITY, "logistic": LOGISTIC, "tanh": TANH, "relu":
                "leaky_relu": LEAKY_RELU, "softplus": SOFTPLUS, "elu": ELU, "silu": SILU,
                "gelu": GELU}
 # the activations whose g' the forward pass computes from a and keeps in d
-KEEPS_G_PRIME = frozenset({ELU, SILU, GELU})
+KEEPS_G_PRIME = frozenset({SOFTPLUS, ELU, SILU, GELU})
 LEAKY_SLOPE = 0.01  # leaky_relu's s, PyTorch's default
 
 # Columns of a ``g_kernels`` row: the (address, digest) of bias_g_rows, then of g_prime_rows.
@@ -80,7 +81,6 @@ def keeps_g_prime(codes) -> bool:
 
 _SQRT_2_OVER_PI = 0.7978845608028654
 _GELU_K = 0.044715
-_SATURATED = 1e4  # beyond |a| = 1e4 every g' here is 0 or 1 to rounding (avoids inf·0 = NaN)
 
 
 def _pair_factory(code):
@@ -89,7 +89,6 @@ def _pair_factory(code):
 
     def factory(ft):
         ONE, ZERO = ft(1.0), ft(0.0)
-        SAT = ft(_SATURATED)
         C1 = ft(2.0 * _SQRT_2_OVER_PI)
         C3 = ft(2.0 * _SQRT_2_OVER_PI * _GELU_K)
         C3x3 = ft(3.0 * 2.0 * _SQRT_2_OVER_PI * _GELU_K)
@@ -106,30 +105,27 @@ def _pair_factory(code):
             pos = z >= ZERO
             return (r if pos else er), (er if pos else r)
 
-        @register_jitable(inline="always")
-        def clamp(a):
-            a = SAT if a > SAT else a  # NaN passes through
-            return -SAT if a < -SAT else a
-
         def elu(x):
-            a = x
-            pos = a > ZERO
-            return (a if pos else expm1(a)), (ONE if pos else exp(a))
+            pos = x > ZERO
+            return (x if pos else expm1(x)), (ONE if pos else exp(x))
 
+        # no clamp of a for g' (a select more stops LLVM vectorizing these loops): g' is NaN
+        # only where a z' overflows, a = ±inf (silu) or |a| > 1e102 (1e12 in float32, gelu)
         def silu(x):
-            a = x
-            ac = clamp(a)
-            s_pos, s_neg = sigmoid_pair(ac)
-            return a * s_pos, s_pos * (ONE + ac * s_neg)
+            s_pos, s_neg = sigmoid_pair(x)
+            return x * s_pos, s_pos * (ONE + x * s_neg)
 
         def gelu(x):
-            a = x
-            ac = clamp(a)
-            a2 = ac * ac
-            s_pos, s_neg = sigmoid_pair(ac * (C1 + C3 * a2))  # σ(z), σ(-z)
-            return a * s_pos, s_pos * (ONE + ac * (C1 + C3x3 * a2) * s_neg)
+            a2 = x * x
+            s_pos, s_neg = sigmoid_pair(x * (C1 + C3 * a2))  # σ(z), σ(-z)
+            return x * s_pos, s_pos * (ONE + x * (C1 + C3x3 * a2) * s_neg)
 
-        return {ELU: elu, SILU: silu, GELU: gelu}[code]
+        def softplus(x):
+            e = exp(-abs(x))  # σ(a) from the same e^-|a| as g
+            pos = x > ZERO
+            return (x if pos else ZERO) + log1p(e), (ONE if pos else e) / (ONE + e)
+
+        return {SOFTPLUS: softplus, ELU: elu, SILU: silu, GELU: gelu}[code]
 
     return factory
 
@@ -189,10 +185,6 @@ def _kernels_for(code):
         elif code == TANH:
             for p in range(span.shape[0]):
                 span[p] = tanh(span[p])
-        elif code == SOFTPLUS:
-            for p in range(span.shape[0]):
-                x = span[p]
-                span[p] = (x if x > zero else zero) + log1p(exp(-abs(x)))
         elif kept:
             if d.shape[0] == 0:  # g only
                 for p in range(span.shape[0]):
@@ -228,9 +220,6 @@ def _kernels_for(code):
             slope = h.dtype.type(LEAKY_SLOPE)
             for p in range(hs.shape[0]):
                 gs[p] = gs[p] if hs[p] > zero else slope * gs[p]
-        elif code == SOFTPLUS:
-            for p in range(hs.shape[0]):
-                gs[p] *= -expm1(-hs[p])  # σ(a) = 1 - e^-h
         elif kept:
             if d.shape != h.shape:
                 raise ValueError("g_prime: h and the kept g'(a) differ in shape")

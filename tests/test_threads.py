@@ -40,6 +40,11 @@ for dtype in (np.float64, np.float32):
                        weight_decay=0.01, lr_schedule="cosine"), Xd, y),
         (MLPClassifier((64,), activation="tanh", solver="sgd", max_iter=2, random_state=1,
                        max_grad_norm=0.05, weight_decay=1e-3), Xd, y),
+        # issue 14's activations, one per layer: row chunks, and rows split over the threads
+        (MLPClassifier((160, 96), activation=("gelu", "silu"), max_iter=2, random_state=0,
+                       batch_size=300), Xd, y),
+        (MLPClassifier((512, 256), activation=("elu", "softplus"), max_iter=1, random_state=0,
+                       batch_size=256), Xd, y),
     ]:
         model.fit(Xf, target)
         for w in model.coefs_ + model.intercepts_:
