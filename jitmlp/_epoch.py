@@ -619,8 +619,7 @@ def _predict_block(X, X_csr, rows, theta, units, w_off, b_off, act, kernels, r0,
         else:
             layer_product(kernels, h_prev, False, W, a, False)
         if k < L - 1:  # g only: no d
-            bias_g_serial(act, k, a, b_k(theta, units, b_off, k),
-                          chunk_rows(bufs[0], 0, units[k + 1], 0, 0))
+            bias_g_serial(act, k, a, b_k(theta, units, b_off, k), a[:0])
         else:
             call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, b_off, k)))
         h_prev = a
