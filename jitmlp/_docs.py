@@ -38,9 +38,16 @@ _HUBER_DELTA = """    huber_delta : float > 0, default=1.0
 _SHARED_PARAMETERS = """    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The number of units of each hidden layer, input side first.
 
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        The hidden layers' activation g: ``g(a) = a``, ``1 / (1 + exp(-a))``, ``tanh(a)`` or
-        ``max(a, 0)``.
+    activation : str or tuple of str, default='relu'
+        The hidden layers' activation g, one name for every hidden layer or a tuple (or list)
+        of names, one per hidden layer, input side first. scikit-learn's: 'identity'
+        (``g(a) = a``), 'logistic' (``1 / (1 + exp(-a))``), 'tanh', 'relu' (``max(a, 0)``);
+        jitmlp's own: 'leaky_relu' (``a`` if ``a > 0`` else ``0.01 a``), 'softplus'
+        (``log(1 + exp(a))``), 'elu' (``a`` if ``a > 0`` else ``exp(a) - 1``), 'silu'
+        (``a / (1 + exp(-a))``) and 'gelu' in its tanh form
+        (``a/2 (1 + tanh(sqrt(2/pi) (a + 0.044715 a^3)))``, not the exact erf form). Models with
+        jitmlp's own activations export to ONNX and save with ``jitmlp.save`` but do not
+        convert to scikit-learn (``to_sklearn`` raises ValueError).
 
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         The weight optimizer: scipy's L-BFGS-B on the full batch, minibatch stochastic gradient

@@ -203,7 +203,8 @@ def forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, 
         else:
             layer_product(kernels, h_prev, False, W, a, parallel)
         if k < L - 1:
-            bias_g_of(act, k, a, b_k(theta, units, b_off, k), parallel)
+            bias_g_of(act, k, a, b_k(theta, units, b_off, k),
+                      kept_g_prime(h_buf, h_off, units, k, n), parallel)
             if drops(dropout, k + 1):  # h̃_{k+1} = h_{k+1} ⊙ m / (1 − p)
                 call_native(kernel_at(kernels, DROPOUT, 0),
                             (a, layer_input(h_buf, ga_buf, h_off, units, dropout, k + 1, n), rows,
@@ -220,22 +221,35 @@ def layer_product(kernels, A, a_transposed, B, C, parallel):
 
 
 @jit(inline="always")
-def bias_g_of(act, k, a, b, parallel):
-    """h = g(a + b) with hidden layer k's g, rows split over threads if ``parallel``."""
-    if parallel:
-        bias_g(act, k, a, b)
-    else:
-        bias_g_serial(act, k, a, b)
+def kept_g_prime(h_buf, h_off, units, k, n):
+    """Rows 0:n of d = g'(a) of hidden layer k (0-based), for activations that keep it
+    (``_activations.KEEPS_G_PRIME``): after h_0 .. h_L in the h workspace, laid out as grad a,
+    where ``Layout.workspace(keep_g_prime=True)`` made room; else an empty view (g only)."""
+    L = h_off.shape[0] - 2
+    start = h_off[L + 1] + h_off[k + 1] - h_off[1]
+    if h_buf.shape[0] < h_off[L + 1] + h_off[L] - h_off[1]:
+        return chunk_rows(h_buf, 0, units[k + 1], 0, 0)
+    return chunk_rows(h_buf, start, units[k + 1], 0, n)
 
 
 @jit(inline="always")
-def g_prime_of(act, k, h, grad_a, parallel):
+def bias_g_of(act, k, a, b, d, parallel):
+    """h = g(a + b) with hidden layer k's g (d = g'(a + b) for a kept g), rows split over
+    threads if ``parallel``."""
+    if parallel:
+        bias_g(act, k, a, b, d)
+    else:
+        bias_g_serial(act, k, a, b, d)
+
+
+@jit(inline="always")
+def g_prime_of(act, k, h, d, grad_a, parallel):
     """grad_a <- grad_h ⊙ g'(a) with hidden layer k's g, rows split over threads if
     ``parallel``."""
     if parallel:
-        g_prime(act, k, h, grad_a)
+        g_prime(act, k, h, d, grad_a)
     else:
-        g_prime_serial(act, k, h, grad_a)
+        g_prime_serial(act, k, h, d, grad_a)
 
 
 @jit(inline="always")
@@ -298,8 +312,8 @@ def backward_chunk(theta, part, units, w_off, b_off, act, kernels, h_buf, h_off,
             if drops(dropout, k):  # grad h_k = grad h̃_k ⊙ m / (1 − p), in place
                 call_native(kernel_at(kernels, DROPOUT_IN_PLACE, 0),
                             (grad_a_below, rows, np.int64(k), dropout))
-            g_prime_of(act, k - 1, chunk_rows(h_buf, h_off[k], fan_in, 0, n), grad_a_below,
-                       parallel)
+            g_prime_of(act, k - 1, chunk_rows(h_buf, h_off[k], fan_in, 0, n),
+                       kept_g_prime(h_buf, h_off, units, k - 1, n), grad_a_below, parallel)
 
 
 @jit(inline="always")
@@ -657,8 +671,8 @@ def _predict_block(X, X_csr, rows, theta, units, w_off, b_off, act, kernels, r0,
             first_layer_product(kernels, X_csr, rows[r0:r1], h_prev, W, a, False)
         else:
             layer_product(kernels, h_prev, False, W, a, False)
-        if k < L - 1:
-            bias_g_serial(act, k, a, b_k(theta, units, b_off, k))
+        if k < L - 1:  # g only: no d
+            bias_g_serial(act, k, a, b_k(theta, units, b_off, k), a[:0])
         else:
             call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, b_off, k)))
         h_prev = a

@@ -32,7 +32,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._activations import ACTIVATIONS, g_kernels
+from ._activations import ACTIVATIONS, activation_codes, g_kernels, keeps_g_prime
 from ._callbacks import FitTasks, StopFit
 from ._class_weight import PARTIAL_FIT_BALANCED, class_weighted
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
@@ -189,7 +189,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "activation": [StrOptions(set(ACTIVATIONS)), tuple, list],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -267,7 +267,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         else:
             self.out_activation_ = "logistic"
         self.coefs_, self.intercepts_ = [], []
-        factor = 2.0 if self.activation == "logistic" else 6.0
+        codes = activation_codes(self.activation, len(layer_units) - 2)
+        factor = 2.0 if set(codes) == {ACTIVATIONS["logistic"]} else 6.0
         for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
             # Glorot et al.'s bound; coefs then intercepts per layer, as scikit-learn draws them
             bound = np.sqrt(factor / (fan_in + fan_out))
@@ -294,7 +295,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
     def _kernel_args(self, layout, dtype):
         """(units, w_off, b_off, the g_kernels of the hidden layers, the output code)."""
         return (layout.units, layout.w_off, layout.b_off,
-                g_kernels([ACTIVATIONS[self.activation]] * (layout.n_layers - 1), dtype),
+                g_kernels(activation_codes(self.activation, layout.n_layers - 1), dtype),
                 output_code(self.out_activation_, self.loss))
 
     def _loss_parameter(self, dtype) -> float:
@@ -304,6 +305,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             return float(self.huber_delta)
         return float(np.finfo(dtype).eps)
 
+    def _keeps_g_prime(self, layout):
+        """Whether a hidden layer's activation keeps g'(a) (the workspace's d buffers)."""
+        return keeps_g_prime(activation_codes(self.activation, layout.n_layers - 1))
+
     # --------------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden_layer_sizes = self.hidden_layer_sizes
@@ -312,6 +317,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         hidden_layer_sizes = list(hidden_layer_sizes)
         if np.any(np.array(hidden_layer_sizes) <= 0):
             raise ValueError("hidden_layer_sizes must be > 0, got %s." % hidden_layer_sizes)
+        activation_codes(self.activation, len(hidden_layer_sizes))  # ValueError if invalid
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         n_samples, n_features = X.shape
@@ -362,7 +368,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         sw = _frozen(np.ones(n, dtype=X.dtype) if sample_weight is None else sample_weight)
         idx = _frozen(np.arange(n, dtype=np.int64))
         X_dense, X_csr = _kernel_input(X, X.dtype)
-        h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype)
+        h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(
+            n, X.dtype, keep_g_prime=self._keeps_g_prime(layout))
         theta = np.empty(layout.size, dtype=X.dtype)
         grad = np.empty(layout.size, dtype=X.dtype)
         units, w_off, b_off, act, out = self._kernel_args(layout, X.dtype)
@@ -457,7 +464,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 
         grad = np.empty_like(theta)
         h_off, h_buf, ga_buf, wt, parts, stats, penalty = layout.workspace(
-            batch_size, X.dtype, batch_sizes=[batch_size, n_samples % batch_size])
+            batch_size, X.dtype, batch_sizes=[batch_size, n_samples % batch_size],
+            keep_g_prime=self._keeps_g_prime(layout))
         units, w_off, b_off, act, out = self._kernel_args(layout, X.dtype)
         eps = self._loss_parameter(X.dtype)
         opt = self._optimizer

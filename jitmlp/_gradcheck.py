@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._activations import ACTIVATIONS, g_kernels
+from ._activations import activation_codes, g_kernels, keeps_g_prime
 from ._class_weight import class_weighted
 from ._dropout import rates_of, record
 from ._epoch import batch_loss_and_grad, chunk_kernels_of, sum_sq_weights
@@ -39,8 +39,10 @@ def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype, loss
     Y : ndarray of shape (n_samples, n_outputs)
         Targets as the loss reads them (class indicators for a classifier).
     sample_weight : ndarray of shape (n_samples,) or None
-    act, out : int
-        Activation and output codes (``ACTIVATIONS``, ``OUTPUTS``).
+    act : int or sequence of int
+        Activation code (``ACTIVATIONS``) of every hidden layer, or one per hidden layer.
+    out : int
+        Output code (``OUTPUTS``).
     alpha : float
         The L2 penalty.
     dtype : numpy float dtype
@@ -57,14 +59,16 @@ def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype, loss
         runs the estimators' compiled kernels.
     """
     n = X.shape[0]
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, dtype)
+    codes = tuple(act) if np.ndim(act) else (act,) * (layout.n_layers - 1)
+    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(
+        n, dtype, keep_g_prime=keeps_g_prime(codes))
     theta = np.empty(layout.size, dtype=dtype)
     grad = np.empty_like(theta)
     X_dense, X_csr = _kernel_input(X, dtype)
     sw = np.ones(n, dtype=dtype) if sample_weight is None else sample_weight
     Y, sw, idx = _frozen(Y, dtype), _frozen(sw, dtype), _frozen(np.arange(n, dtype=np.int64))
     shape = (layout.units, layout.w_off, layout.b_off,
-             g_kernels([act] * (layout.n_layers - 1), dtype), out,
+             g_kernels(codes, dtype), out,
              float(np.finfo(dtype).eps) if loss_param is None else float(loss_param))
     if dropout is None:
         dropout = record([0.0] * (layout.n_layers - 1))
@@ -160,7 +164,7 @@ def check_gradients(estimator, X, y, sample_weight=None, eps=None) -> float:
     dtype = estimator.coefs_[0].dtype
     layout = Layout.from_units([X.shape[1]] + [c.shape[1] for c in estimator.coefs_])
     theta = layout.pack(estimator.coefs_, estimator.intercepts_, np.float64)
-    act = ACTIVATIONS[estimator.activation]
+    act = activation_codes(estimator.activation, layout.n_layers - 1)
     out = output_code(estimator.out_activation_, estimator.loss)
     alpha = float(estimator.alpha)
     dropout = record(rates_of(getattr(estimator, "dropout", 0.0), layout.n_layers - 1))

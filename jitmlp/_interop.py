@@ -53,6 +53,18 @@ def _at_default(value, default) -> bool:
     return bool(value == default)
 
 
+def _sklearn_activation(activation, cls):
+    """scikit-learn's name for ``activation``: one of its four, the same for every layer."""
+    names = {activation} if isinstance(activation, str) else set(activation)
+    name = names.pop() if len(names) == 1 else None
+    if name not in ("identity", "logistic", "tanh", "relu"):
+        raise ValueError(
+            f"Cannot convert: scikit-learn's {cls.__name__} has no activation "
+            f"{activation!r}; it takes one of 'identity', 'logistic', 'tanh', 'relu' for "
+            "every hidden layer.")
+    return name
+
+
 def to_sklearn(model):
     """scikit-learn's estimator with ``model``'s parameters and fitted state (see the method)."""
     cls = sk.MLPClassifier if is_classifier(model) else sk.MLPRegressor
@@ -71,6 +83,7 @@ def to_sklearn(model):
     if params.get("loss") == "huber":
         raise ValueError("Cannot convert: scikit-learn's MLPRegressor has no loss 'huber' (its "
                          "losses are 'squared_error' and 'poisson').")
+    params["activation"] = _sklearn_activation(params["activation"], cls)
     est = cls(**{name: value for name, value in params.items() if name not in own})
     if not hasattr(model, "coefs_"):
         return est

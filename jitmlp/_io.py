@@ -116,6 +116,9 @@ def _encode_value(name, value, arrays):
             isinstance(v, Integral) and not isinstance(v, (bool, np.bool_)) for v in value):
         values = [int(v) for v in value]
         return {"tuple": values} if isinstance(value, tuple) else values
+    if isinstance(value, (tuple, list)) and value and all(isinstance(v, str) for v in value):
+        values = [str(v) for v in value]  # e.g. one activation per hidden layer
+        return {"tuple": values} if isinstance(value, tuple) else values
     if type(value) is np.random.RandomState:
         kind, key, pos, has_gauss, cached = value.get_state()
         if kind == "MT19937":
@@ -124,7 +127,8 @@ def _encode_value(name, value, arrays):
                                     "cached_gaussian": _encode_float(cached)}}
     raise ValueError(
         f"Cannot save parameter {name}={value!r} without pickle: a jitmlp model file holds "
-        "numbers, strings, booleans, None, sequences of integers and numpy RandomState "
+        "numbers, strings, booleans, None, sequences of integers or of strings and numpy "
+        "RandomState "
         "instances. Set the parameter to one of those, or use joblib/pickle for this model."
     )
 
@@ -133,15 +137,16 @@ def _decode_value(name, value, arrays):
     where = f"parameter {name!r}"
     if value is None or isinstance(value, (bool, str, int, float)):
         return value
-    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool)
-                                       for v in value):
+    if isinstance(value, list) and (all(isinstance(v, int) and not isinstance(v, bool)
+                                        for v in value) or all(isinstance(v, str) for v in value)):
         return value
     if isinstance(value, dict) and len(value) == 1:
         (kind, inner), = value.items()
         if kind == "float":
             return _decode_float(value, where)
-        if kind == "tuple" and isinstance(inner, list) and all(
-                isinstance(v, int) and not isinstance(v, bool) for v in inner):
+        if kind == "tuple" and isinstance(inner, list) and (all(
+                isinstance(v, int) and not isinstance(v, bool) for v in inner)
+                or all(isinstance(v, str) for v in inner)):
             return tuple(inner)
         if kind == "RandomState" and isinstance(inner, dict) and set(inner) == {
                 "pos", "has_gauss", "cached_gaussian"}:

@@ -60,7 +60,7 @@ class Layout:
             intercepts.append(theta[self.b_off[k] : self.b_off[k] + fan_out].copy())
         return coefs, intercepts
 
-    def workspace(self, n_rows: int, dtype, batch_sizes=None):
+    def workspace(self, n_rows: int, dtype, batch_sizes=None, keep_g_prime=False):
         """Buffers for batches of up to n_rows samples, allocated once per fit.
 
         ``batch_sizes`` lists the batch sizes that will occur (default: n_rows). A batch runs as
@@ -71,7 +71,8 @@ class Layout:
         cores, which is slow whenever the machine's cross-core traffic is (docs/performance.md).
 
         h       per chunk: its rows of h_0 (the gathered inputs) .. h_L (= ŷ), layer k from
-                ``h_off[k]``, row-major
+                ``h_off[k]``, row-major; with ``keep_g_prime`` (a layer's activation keeps
+                g'(a_k), ``_activations.KEEPS_G_PRIME``) then d_1 .. d_{L-1}, laid out as grad_a
         grad_a  per chunk: its rows of grad a_1 .. grad a_L, layer k from ``h_off[k] - h_off[1]``
         wt      per chunk: W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ
         parts   per chunk: its gradient sums, laid out like θ; added in chunk order afterwards
@@ -94,7 +95,7 @@ class Layout:
             return tuple(np.empty(size if c < n_chunks else 1, dtype=dtype)
                          for c in range(MAX_CHUNKS))
 
-        h = per_chunk(int(h_off[-1]))
+        h = per_chunk(int(h_off[-1] + (h_off[-2] - h_off[1] if keep_g_prime else 0)))
         grad_a = per_chunk(int(h_off[-1] - h_off[1]))
         parts = per_chunk(self.size)
         wt = per_chunk(max(1, int((self.units[1:-1] * self.units[2:]).sum())))

@@ -46,7 +46,7 @@ ENTRIES = {
                ("run_epoch", "chunk", "batch_loss_and_grad", "predict_forward")),
     "rows": ("the row-parallel chunk (batches over CHUNKED_MAX_FLOPS), dense and CSR input",
              ("chunk_rows_parallel",)),
-    "functions": ("fits and predictions with every other activation and output function",
+    "functions": ("fits and predictions with every other activation, output function, dropout",
                   ("activations", "outputs")),
     # the fit's kernels in two halves that compile side by side in two processes (the main job)
     "chunk": ("MLPClassifier(solver='adam').fit, its chunk only", ("chunk",)),
@@ -252,9 +252,12 @@ def _exercise(entry: str, dtype: str) -> None:
         elif entry == "rows":
             _rows_parallel_chunks(X, y)
         elif entry == "functions":  # after "fit", "lbfgs": only the functions' kernels compile
+            from ._activations import ACTIVATIONS
+
             small = dict(hidden_layer_sizes=(5,), batch_size=5, max_iter=1, random_state=0)
             models = [MLPClassifier(activation=name, **small).fit(X, y)
-                      for name in ("identity", "logistic", "tanh")]
+                      for name in ACTIVATIONS if name != "relu"]
+            models.append(MLPClassifier(dropout=0.5, **small).fit(X, y))  # dropout's kernels
             models.append(MLPClassifier(**small).fit(X, y % 2))  # logistic output
             models.append(MLPRegressor(**small).fit(X, y.astype(X.dtype)))  # identity output
             models.append(MLPRegressor(loss="poisson", **small).fit(X, y.astype(X.dtype)))

@@ -47,6 +47,7 @@ except ImportError as exc:  # pragma: no cover - the extra is missing
         'jitmlp.onnx needs skl2onnx and onnx: pip install "jitmlp[onnx]"'
     ) from exc
 
+from ._activations import LEAKY_SLOPE
 from ._estimators import MLPClassifier, MLPRegressor
 
 __all__ = ["CLASSIFIER_ALIAS", "REGRESSOR_ALIAS"]
@@ -54,7 +55,9 @@ __all__ = ["CLASSIFIER_ALIAS", "REGRESSOR_ALIAS"]
 CLASSIFIER_ALIAS = "JitmlpMLPClassifier"
 REGRESSOR_ALIAS = "JitmlpMLPRegressor"
 _ACTIVATIONS = {"identity": "Identity", "tanh": "Tanh", "logistic": "Sigmoid", "relu": "Relu",
-                "softmax": "Softmax", "exp": "Exp"}
+                "softmax": "Softmax", "exp": "Exp", "leaky_relu": "LeakyRelu", "elu": "Elu",
+                "softplus": "Softplus"}
+_ATTRIBUTES = {"leaky_relu": {"alpha": LEAKY_SLOPE}, "elu": {"alpha": 1.0}}
 
 
 def _is_multilabel(model):
@@ -122,13 +125,54 @@ def _forward(scope, operator, container):
                            name=scope.get_unique_operator_name("MatMul"))
         a = scope.get_unique_variable_name(f"a_{k + 1}")
         apply_add(scope, [product, b_name], a, container, broadcast=1)
-        function = model.out_activation_ if k == n_layers - 1 else model.activation
+        function = (model.out_activation_ if k == n_layers - 1
+                    else model.activation if isinstance(model.activation, str)
+                    else model.activation[k])
         h = scope.get_unique_variable_name(f"h_{k + 1}")
+        if function in _COMPOSED:
+            _COMPOSED[function](scope, container, a, h, proto_dtype, numpy_dtype)
+            continue
         op_type = _ACTIVATIONS[function]
         attributes = {"axis": 1} if op_type == "Softmax" else {}
+        attributes.update(_ATTRIBUTES.get(function, {}))
         container.add_node(op_type, a, h, name=scope.get_unique_operator_name(op_type),
                            **attributes)
     return h
+
+
+def _node(scope, container, op_type, inputs, name):
+    out = scope.get_unique_variable_name(name)
+    container.add_node(op_type, inputs, out, name=scope.get_unique_operator_name(op_type))
+    return out
+
+
+def _silu(scope, container, a, h, proto_dtype, numpy_dtype):
+    """h = a σ(a)."""
+    _silu_of(scope, container, a, a, h)
+
+
+def _gelu(scope, container, a, h, proto_dtype, numpy_dtype):
+    """h = a σ(z), z = a (2c + 2ck a²): the tanh form of gelu, as jitmlp computes it."""
+    c = np.sqrt(2 / np.pi)
+    consts = []
+    for name, value in (("gelu_2c", 2 * c), ("gelu_2ck", 2 * c * 0.044715)):
+        const = scope.get_unique_variable_name(name)
+        container.add_initializer(const, proto_dtype, [], [numpy_dtype(value)])
+        consts.append(const)
+    a2 = _node(scope, container, "Mul", [a, a], "a_squared")
+    t = _node(scope, container, "Mul", [a2, consts[1]], "gelu_t")
+    t = _node(scope, container, "Add", [t, consts[0]], "gelu_u")
+    z = _node(scope, container, "Mul", [a, t], "gelu_z")
+    _silu_of(scope, container, a, z, h)
+
+
+def _silu_of(scope, container, a, z, h):
+    """h = a σ(z)."""
+    s = _node(scope, container, "Sigmoid", [z], "sigmoid")
+    container.add_node("Mul", [a, s], h, name=scope.get_unique_operator_name("Mul"))
+
+
+_COMPOSED = {"silu": _silu, "gelu": _gelu}
 
 
 def _convert_regressor(scope, operator, container):

@@ -9,7 +9,7 @@ from sklearn.datasets import make_classification, make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
 
 import jitmlp
-from jitmlp._activations import ACTIVATIONS, g_kernels
+from jitmlp._activations import activation_codes, g_kernels, keeps_g_prime
 from jitmlp._epoch import batch_loss_and_grad, chunk_kernels_of, no_dropout
 from jitmlp._estimators import _frozen, _kernel_input
 from jitmlp._outputs import O_HUBER, OUTPUTS
@@ -25,13 +25,15 @@ def compiled_loss_and_grad(theta, layout, X, Y, act, out, alpha, sample_weight=N
     (then ``loss_param`` is δ)."""
     n = X.shape[0]
     sample_weight = np.ones(n) if sample_weight is None else sample_weight
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype)
+    codes = activation_codes(act, layout.n_layers - 1)
+    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(
+        n, X.dtype, keep_g_prime=keeps_g_prime(codes))
     theta = theta.copy()
     grad = np.empty_like(theta)
     X_dense, X_csr = _kernel_input(X, X.dtype)
     Y, sw, idx = _frozen(Y), _frozen(sample_weight), _frozen(np.arange(n, dtype=np.int64))
     args = (X_dense, X_csr, Y, sw, idx, theta)
-    act_table = g_kernels([ACTIVATIONS[act]] * (layout.n_layers - 1), X.dtype)
+    act_table = g_kernels(codes, X.dtype)
     code = O_HUBER if out == "huber" else OUTPUTS[out]
     rest = (layout.units, layout.w_off, layout.b_off, act_table, code, loss_param)
     kernel = chunk_kernels_of(*args, *rest, h_buf, h_off, ga_buf, wt, parts, stats, [n])

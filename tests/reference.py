@@ -14,20 +14,40 @@ w_n, the gradients are divided by Σ w_n, and the L2 term adds α W_k / Σ w_n t
 """
 
 import numpy as np
-from scipy.special import xlogy
+from scipy.special import expit, xlogy
+
+C_GELU = np.sqrt(2 / np.pi)  # gelu's tanh form: ½ a (1 + tanh(c (a + k a³)))
+K_GELU = 0.044715
 
 G = {  # g, the hidden activation
     "identity": lambda a: a,
     "logistic": lambda a: 1 / (1 + np.exp(-a)),
     "tanh": np.tanh,
     "relu": lambda a: np.where(a < 0, 0, a),  # keeps NaN: NaN < 0 is false
+    "leaky_relu": lambda a: np.where(a < 0, 0.01 * a, a),
+    "softplus": lambda a: np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a))),
+    "elu": lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))),
+    "silu": lambda a: a * expit(a),
+    "gelu": lambda a: 0.5 * a * (1 + np.tanh(C_GELU * (a + K_GELU * a**3))),
 }
-G_PRIME = {  # g'(a_k), written with h_k = g(a_k)
-    "identity": lambda h: np.ones_like(h),
-    "logistic": lambda h: h * (1 - h),
-    "tanh": lambda h: 1 - h * h,
-    "relu": lambda h: (h != 0).astype(h.dtype),
+G_PRIME = {  # g'(a_k), written with h_k = g(a_k) where the kernels do so, else with a_k
+    "identity": lambda a, h: np.ones_like(h),
+    "logistic": lambda a, h: h * (1 - h),
+    "tanh": lambda a, h: 1 - h * h,
+    "relu": lambda a, h: (h != 0).astype(h.dtype),
+    "leaky_relu": lambda a, h: np.where(h > 0, 1, 0.01),
+    "softplus": lambda a, h: expit(a),
+    "elu": lambda a, h: np.where(a > 0, 1, np.exp(np.minimum(a, 0))),
+    "silu": lambda a, h: expit(a) * (1 + a * (1 - expit(a))),
+    "gelu": lambda a, h: (0.5 * (1 + np.tanh(C_GELU * (a + K_GELU * a**3)))
+                          + 0.5 * a * (1 - np.tanh(C_GELU * (a + K_GELU * a**3)) ** 2)
+                          * C_GELU * (1 + 3 * K_GELU * a**2)),
 }
+
+
+def per_layer(g, L):
+    """The hidden activations' names, indexed by k = 1..L-1 (a name, or one per hidden layer)."""
+    return [None] + ([g] * (L - 1) if isinstance(g, str) else list(g))
 
 
 def softmax(a):
@@ -60,16 +80,18 @@ def forward_propagation(W, b, x, g, out):
     """a_1..a_L, h_0..h_{L-1} and ŷ for the samples in the columns of x."""
     L = len(W) - 1
     a, h = [None] * (L + 1), [x] + [None] * L
+    g = per_layer(g, L)
     for k in range(1, L):
         a[k] = b[k][:, None] + W[k] @ h[k - 1]
-        h[k] = G[g](a[k])
+        h[k] = G[g[k]](a[k])
     a[L] = b[L][:, None] + W[L] @ h[L - 1]
     return a, h, OUTPUT[out](a[L])
 
 
-def back_propagation(W, h, y, y_hat, w, g, out="identity", delta=None):
+def back_propagation(W, a, h, y, y_hat, w, g, out="identity", delta=None):
     """grad W_k and grad b_k, k = 1..L, of Σ_n w_n loss_n."""
     L = len(W) - 1
+    g = per_layer(g, L)
     grad_W, grad_b = [None] * (L + 1), [None] * (L + 1)
     residual = np.clip(y_hat - y, -delta, delta) if out == "huber" else y_hat - y
     grad_a = residual * w  # grad a_L, each sample's column times its weight
@@ -78,7 +100,7 @@ def back_propagation(W, h, y, y_hat, w, g, out="identity", delta=None):
         grad_b[k] = grad_a.sum(axis=1)
         if k > 1:
             grad_h = W[k].T @ grad_a  # grad h_{k-1}
-            grad_a = grad_h * G_PRIME[g](h[k - 1])  # grad a_{k-1}
+            grad_a = grad_h * G_PRIME[g[k - 1]](a[k - 1], h[k - 1])  # grad a_{k-1}
     return grad_W, grad_b
 
 
@@ -89,7 +111,7 @@ def loss_and_gradient(coefs, intercepts, X, Y, sample_weight, g, out, alpha, eps
     W = [None] + [c.T for c in coefs]
     b = [None] + list(intercepts)
     a, h, y_hat = forward_propagation(W, b, X.T, g, out)
-    grad_W, grad_b = back_propagation(W, h, Y.T, y_hat, sample_weight, g, out, eps)
+    grad_W, grad_b = back_propagation(W, a, h, Y.T, y_hat, sample_weight, g, out, eps)
     total = sample_weight.sum()
     loss = (sample_weight * sample_loss(out, Y.T, y_hat, eps)).sum() / total
     if out in ("identity", "huber"):

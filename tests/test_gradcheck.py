@@ -51,6 +51,20 @@ def test_correct_backprop_agrees_with_finite_differences(task, activation):
     assert check_gradients(model, X, y) < 1e-4
 
 
+@pytest.mark.parametrize("activation", ["leaky_relu", "softplus", "elu", "silu", "gelu",
+                                        ("gelu", "softplus"), ("elu", "leaky_relu")])
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_issue_14_activations_agree_with_finite_differences(task, activation):
+    model, X, y = fitted(task, activation=activation)
+    assert check_gradients(model, X, y) < 1e-4
+
+
+@pytest.mark.parametrize("activation", ["gelu", "silu", "elu"])
+def test_float32_models_with_kept_derivatives(activation):
+    model, X, y = fitted("multiclass", np.float32, activation=activation)
+    assert check_gradients(model, X, y) < 1e-3
+
+
 @pytest.mark.parametrize("task", ["multiclass", "multi-output"])
 def test_float32_models_and_sparse_input(task):
     model, X, y = fitted(task, np.float32, activation="tanh")

@@ -17,17 +17,18 @@ from jitmlp._activations import ACTIVATIONS
 from jitmlp._network import Layout
 
 from helpers import compiled_loss_and_grad, targets_for
-from reference import G
+from reference import G, per_layer
 
 LD = np.longdouble
 
 
 def objective(theta, layout, X, Y, act, out, alpha):
     coefs, intercepts = layout.unpack(theta)
+    g = per_layer(act, len(coefs))  # g[k]: layer k's, k = 1..L-1
     h = X.astype(LD)
     for k, (W, b) in enumerate(zip(coefs, intercepts)):
         a = h @ W.astype(LD) + b.astype(LD)
-        h = G[act](a) if k < len(coefs) - 1 else a
+        h = G[g[k + 1]](a) if k < len(coefs) - 1 else a
     a_L = h
     Y = Y.astype(LD)
     if out == "softmax":
@@ -56,9 +57,16 @@ CASES = [(out, n_out) for out, n_out in
           ("exp", 2)]]
 
 
+SKLEARN_ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+# scikit-learn's activations with every output; the others (issue 14) with two outputs, and
+# one per layer
+ACT_CASES = [(act, out, n_out) for act in SKLEARN_ACTIVATIONS for out, n_out in CASES]
+ACT_CASES += [(act, out, n_out) for act in ACTIVATIONS if act not in SKLEARN_ACTIVATIONS
+              for out, n_out in [("softmax", 3), ("identity", 2)]]
+
+
 @pytest.mark.parametrize("hidden", [(4,), (6, 3), (5, 4, 3)], ids=["1hidden", "2hidden", "3hidden"])
-@pytest.mark.parametrize("act", list(ACTIVATIONS))
-@pytest.mark.parametrize("out,n_outputs", CASES)
+@pytest.mark.parametrize("act,out,n_outputs", ACT_CASES)
 def test_backprop_matches_finite_differences(hidden, act, out, n_outputs):
     rng = np.random.default_rng(zlib.crc32(repr((hidden, act, out, n_outputs)).encode()))
     X, Y = make_problem(out, n_outputs, rng)
@@ -79,6 +87,11 @@ def test_backprop_matches_finite_differences(hidden, act, out, n_outputs):
     denom = np.maximum(np.abs(fd), 1e-6 * np.abs(fd).max())
     worst = float((np.abs(grad - fd) / denom).max())
     assert worst < 1e-6, f"worst relative error {worst:.3e}"
+
+
+@pytest.mark.parametrize("acts", [("gelu", "leaky_relu", "silu"), ("elu", "softplus", "tanh")])
+def test_one_activation_per_layer_matches_finite_differences(acts):
+    test_backprop_matches_finite_differences((5, 4, 3), acts, "softmax", 3)
 
 
 @pytest.mark.parametrize("out,n_outputs", CASES)

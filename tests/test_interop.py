@@ -143,6 +143,15 @@ def test_unfitted_models_convert_their_parameters():
     assert back.get_params() == {**ours.get_params(), "n_jobs": None}
 
 
+def test_to_sklearn_refuses_activations_scikit_learn_lacks():
+    for activation in ["gelu", ("relu", "tanh"), ("relu", "silu")]:
+        model = jitmlp.MLPClassifier((3, 2), activation=activation)
+        with pytest.raises(ValueError, match="has no activation"):
+            model.to_sklearn()
+    theirs = jitmlp.MLPClassifier((3, 2), activation=("tanh", "tanh")).to_sklearn()
+    assert theirs.activation == "tanh"
+
+
 def test_conversions_refuse_what_they_cannot_convert():
     with pytest.raises(TypeError, match="converts a sklearn.neural_network.MLPClassifier"):
         jitmlp.MLPClassifier.from_sklearn(sk.MLPRegressor())

@@ -113,6 +113,8 @@ CASES = {
     "poisson": dict(task="poisson"),
     "randomstate-param": dict(random_state=np.random.RandomState(7)),
     "list-hidden": dict(hidden_layer_sizes=[3], n_iter_no_change=np.inf, alpha=np.float64(0.1)),
+    "per-layer-activations": dict(hidden_layer_sizes=(4, 3), activation=("gelu", "elu")),
+    "activation-list": dict(hidden_layer_sizes=[4, 3], activation=["silu", "softplus"]),
 }
 
 
@@ -249,7 +251,7 @@ TAMPERED = {
     "missing-key": (lambda m, a: m.pop("optimizer"), r"missing metadata keys \['optimizer'\]"),
     "unknown-parameter": (lambda m, a: m["params"].update(evil=1),
                           r"unknown parameter\(s\) \['evil'\]"),
-    "invalid-parameter": (lambda m, a: m["params"].update(activation="softplus"),
+    "invalid-parameter": (lambda m, a: m["params"].update(activation="swish"),
                           "invalid parameter: The 'activation' parameter"),
     "undecodable-parameter": (lambda m, a: m["params"].update(alpha={"object": "os.system"}),
                               "parameter 'alpha': cannot decode"),

@@ -65,6 +65,10 @@ def _run(model, X, **kwargs):
     ("multiclass", "relu", "softmax"),
     ("binary", "tanh", "logistic"),
     ("multilabel", "logistic", "logistic"),
+    # jitmlp's own activations (issue 14), one per layer
+    ("multiclass", ("gelu", "silu"), "softmax"),
+    ("multiclass", ("leaky_relu", "elu"), "softmax"),
+    ("binary", ("softplus", "gelu"), "logistic"),
 ])
 def test_classifier_probabilities_and_labels(task, activation, out):
     model, X = _fit(task, activation=activation)

@@ -63,10 +63,18 @@ def problem(regime, out, n_outputs, rng):
 # every pair of activation and output function in the regimes of small batches; each
 # activation and each output function once in the row-parallel one (its batches, of
 # CHUNKED_MAX_FLOPS, take ~0.1 s each: a machine-independent ~16,000 rows here)
+SKLEARN_ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 CASES = [(regime, act, out, n_out) for regime in ("one-chunk", "chunked", "sparse")
-         for act in ACTIVATIONS for out, n_out in OUTPUT_CASES]
+         for act in SKLEARN_ACTIVATIONS for out, n_out in OUTPUT_CASES]
 CASES += [("row-parallel", act, out, n_out)
-          for act, (out, n_out) in zip(list(ACTIVATIONS) * 2, OUTPUT_CASES)]
+          for act, (out, n_out) in zip(SKLEARN_ACTIVATIONS * 2, OUTPUT_CASES)]
+# issue 14's activations, alone and one per layer (the network has two hidden layers), with
+# two output functions in the small regimes, and the kept-g' ones row-parallel
+NEW = [act for act in ACTIVATIONS if act not in SKLEARN_ACTIVATIONS]
+PER_LAYER = [("gelu", "relu"), ("leaky_relu", "elu"), ("softplus", "silu")]
+CASES += [(regime, act, out, n_out) for regime in ("one-chunk", "chunked", "sparse")
+          for act in NEW + PER_LAYER for out, n_out in [("softmax", 3), ("identity", 2)]]
+CASES += [("row-parallel", act, "logistic", 1) for act in ["gelu", ("silu", "elu")]]
 
 
 @pytest.mark.parametrize("regime,act,out,n_outputs", CASES)

@@ -45,6 +45,11 @@ for dtype in (np.float64, np.float32):
         # dropout: masks keyed by sample, the same in row chunks run on either thread
         (MLPClassifier((160, 96), max_iter=1, random_state=0, batch_size=300,
                        dropout=(0.2, 0.5)), Xd, y),
+        # issue 14's activations, one per layer: row chunks, and rows split over the threads
+        (MLPClassifier((160, 96), activation=("gelu", "silu"), max_iter=2, random_state=0,
+                       batch_size=300), Xd, y),
+        (MLPClassifier((512, 256), activation=("elu", "softplus"), max_iter=1, random_state=0,
+                       batch_size=256), Xd, y),
     ]:
         model.fit(Xf, target)
         for w in model.coefs_ + model.intercepts_:

@@ -86,7 +86,7 @@ def test_mismatched_lengths():
 
 def test_bad_hyper_parameters_are_rejected_with_the_parameter_named():
     with pytest.raises(ValueError, match="'activation' parameter of MLPClassifier must be"):
-        MLPClassifier(activation="softplus").fit(X, y)
+        MLPClassifier(activation="swish").fit(X, y)
     with pytest.raises(ValueError, match="'learning_rate_init' parameter"):
         MLPRegressor(learning_rate_init=0).fit(X, y)
     with pytest.raises(ValueError, match="hidden_layer_sizes must be > 0"):
