@@ -100,9 +100,10 @@ def reference(coefs, intercepts, X, Y, samples, g, out, rates, seed, epoch):
     L = len(coefs)
     W = [None] + [c.T for c in coefs]
     b = [None] + list(intercepts)
-    h, h_tilde, masks = [X.T], [X.T], [None]
+    a, h, h_tilde, masks = [None], [X.T], [X.T], [None]
     for k in range(1, L):
-        h.append(G[g](b[k][:, None] + W[k] @ h_tilde[k - 1]))
+        a.append(b[k][:, None] + W[k] @ h_tilde[k - 1])
+        h.append(G[g](a[k]))
         m = numpy_mask(rates[k - 1], seed, epoch, samples, k, len(b[k])).T / (1 - rates[k - 1])
         masks.append(m if rates[k - 1] > 0 else np.ones_like(m))
         h_tilde.append(h[k] * masks[k])
@@ -114,7 +115,7 @@ def reference(coefs, intercepts, X, Y, samples, g, out, rates, seed, epoch):
         grad_W[k] = grad_a @ h_tilde[k - 1].T
         grad_b[k] = grad_a.sum(axis=1)
         if k > 1:
-            grad_a = (W[k].T @ grad_a) * masks[k - 1] * G_PRIME[g](h[k - 1])
+            grad_a = (W[k].T @ grad_a) * masks[k - 1] * G_PRIME[g](a[k - 1], h[k - 1])
     return loss, [gw.T for gw in grad_W[1:]], grad_b[1:]
 
 
