@@ -315,8 +315,8 @@ def test_float32_kernels_do_no_float64_arithmetic():
     f32, i64, boolean = nt.float32, nt.int64, nt.boolean
     A1, A2, I1 = nt.Array(f32, 1, "C"), nt.Array(f32, 2, "C"), nt.Array(i64, 1, "C")
     cases = [
-        *[(g, (A2, A1, i64, i64)) for g, _ in _activations.KERNELS.values()],
-        *[(g_prime, (A2, A2, i64, i64)) for _, g_prime in _activations.KERNELS.values()],
+        *[(g, (A2, A1, A2, i64, i64)) for g, _ in _activations.KERNELS.values()],
+        *[(g_prime, (A2, A2, A2, i64, i64)) for _, g_prime in _activations.KERNELS.values()],
         (_optimizers.adam_span, (A1, A1, A1, A1, f32, f32, f32, f32, i64, i64)),
         (_optimizers.sgd_span, (A1, A1, A1, f32, f32, boolean, i64, i64)),
         (_sparse.csr_matmul_rows, (A1, I1, I1, I1, A2, A2, i64, i64)),
