@@ -92,7 +92,7 @@ def test_bad_hyper_parameters_are_rejected_with_the_parameter_named():
     with pytest.raises(ValueError, match="hidden_layer_sizes must be > 0"):
         MLPClassifier(hidden_layer_sizes=(3, 0)).fit(X, y)
     with pytest.raises(ValueError, match="'loss' parameter of MLPRegressor"):
-        MLPRegressor(loss="huber").fit(X, y)
+        MLPRegressor(loss="absolute_error").fit(X, y)
 
 
 def test_regressor_rejects_string_targets():
