@@ -16,46 +16,24 @@ from jitmlp._elementary import exp, expm1, log1p, logistic, tanh
 DTYPES = [np.float64, np.float32]
 
 
-@jit
-def fill_exp(x, out):
-    for j in range(x.shape[0]):
-        out[j] = exp(x[j])
+def _fill_of(function):
+    """out[j] = function(x[j]) as a compiled loop, as the kernels run the elementary functions.
+
+    Not cached on disk: numba checks only this file's timestamp, so a cached loop would keep an
+    old ``_elementary`` after an edit there; uncached, its IR can also be inspected.
+    """
+
+    @jit(cache=False)
+    def fill(x, out):
+        for j in range(x.shape[0]):
+            out[j] = function(x[j])
+
+    return fill
 
 
-@jit
-def fill_tanh(x, out):
-    for j in range(x.shape[0]):
-        out[j] = tanh(x[j])
-
-
-@jit
-def fill_logistic(x, out):
-    for j in range(x.shape[0]):
-        out[j] = logistic(x[j])
-
-
-@jit
-def fill_expm1(x, out):
-    for j in range(x.shape[0]):
-        out[j] = expm1(x[j])
-
-
-@jit
-def fill_log1p(x, out):
-    for j in range(x.shape[0]):
-        out[j] = log1p(x[j])
-
-
-FILLS = {"exp": fill_exp, "tanh": fill_tanh, "logistic": fill_logistic, "expm1": fill_expm1,
-         "log1p": fill_log1p}
-
-
-def _uncached_fill(f):
-    """Same loop compiled without the disk cache: numba cannot inspect IR of cached code."""
-    return jit(f.py_func, cache=False)
-
-
-IR_FILLS = {name: _uncached_fill(f) for name, f in FILLS.items()}
+FILLS = {name: _fill_of(f) for name, f in
+         {"exp": exp, "tanh": tanh, "logistic": logistic, "expm1": expm1, "log1p": log1p}.items()}
+IR_FILLS = FILLS  # compiled without the disk cache, so their IR can be inspected
 
 
 def llvm_ir(name, dtype):
