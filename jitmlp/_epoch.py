@@ -19,18 +19,20 @@ from numba import prange
 
 from ._activations import bias_g, bias_g_serial, g_prime, g_prime_serial
 from ._config import (
+    BLOCKED_MIN_BYTES,
     CHUNKED_MAX_FLOPS,
     MAX_CHUNKS,
     MIN_CHUNK_ROWS,
     PARALLEL_MIN_ELEMENTS,
     SERIAL_MAX_FLOPS,
+    TILE_VECTORS,
     UPDATE_BLOCK,
     UPDATE_PARALLEL_MIN,
     jit,
     jit_parallel,
 )
 from ._dropout import RATES, dropout_rows, dropout_rows_in_place
-from ._layers import product, product_serial, transpose
+from ._layers import product_large, product_rows, product_serial, runs_blocked, transpose
 from ._native import address_of, call_native, kernel_at, kernel_table
 from ._optimizers import ADAM, adam_span, adam_step_size, clip_factor, scale_span, sgd_span
 from ._outputs import KERNELS as O_KERNELS
@@ -88,7 +90,11 @@ PREDICT_BLOCK = 6  # prediction's ``_predict_block``
 # dropout's masks forward and backward (``_dropout.dropout_rows``, ``dropout_rows_in_place``):
 # only in fits where some hidden layer drops units
 DROPOUT, DROPOUT_IN_PLACE = 7, 8
-N_KERNELS = 9
+# the blocked layer product for operands past L2 (``_layers.product_large``): only in fits whose
+# row-parallel batches have such a layer; without it those products run on PRODUCT_ROWS_PARALLEL
+# (the same bits)
+PRODUCT_LARGE = 9
+N_KERNELS = 10
 
 
 @jit
@@ -165,13 +171,13 @@ def first_layer_grad_W(kernels, X_csr, rows, h_0, grad_a, gW, parallel):
         _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW, 0, gW.shape[1])
 
 
-@jit(inline="always")
+@jit
 def drops(dropout, k):
     """Whether hidden layer k (1..L-1) drops units: its rate in the dropout record is > 0."""
     return k >= 1 and dropout[RATES + k - 1] > 0
 
 
-@jit(inline="always")
+@jit
 def layer_input(h_buf, ga_buf, h_off, units, dropout, k, n):
     """h_k as layer k+1 reads it: h̃_k = h_k ⊙ m_k / (1 − p_k) where hidden layer k drops units
     (``_dropout``), kept in grad a_k's rows (unused until backward overwrites them), else h_k."""
@@ -213,14 +219,19 @@ def forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, 
             call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, b_off, k)))
 
 
-@jit(inline="always")
+@jit
 def layer_product(kernels, A, a_transposed, B, C, parallel):
-    """C = op(A) @ B (``_layers.product``), rows split over threads if ``parallel``."""
-    call_native(kernel_at(kernels, PRODUCT_ROWS_PARALLEL if parallel else PRODUCT, 0),
-                (A, a_transposed, B, C))
+    """C = op(A) @ B (``_layers.product``): on the calling thread, or if ``parallel`` split over
+    threads, blocked for operands past L2 where the table has that kernel."""
+    row = PRODUCT
+    if parallel:
+        row = PRODUCT_ROWS_PARALLEL
+        if kernels[PRODUCT_LARGE, 0] != 0 and runs_blocked(a_transposed, B, C):
+            row = PRODUCT_LARGE
+    call_native(kernel_at(kernels, row, 0), (A, a_transposed, B, C))
 
 
-@jit(inline="always")
+@jit
 def kept_g_prime(h_buf, h_off, units, k, n):
     """Rows 0:n of d = g'(a) of hidden layer k (0-based), for activations that keep it
     (``_activations.KEEPS_G_PRIME``): after h_0 .. h_L in the h workspace, laid out as grad a,
@@ -474,14 +485,16 @@ def batch_data_term(kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, un
 
 def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, act, out, loss_param,
                      h_buf, h_off, ga_buf, wt, parts, stats, batch_sizes, rows_parallel=False,
-                     dropout=None):
+                     dropout=None, large=False):
     """The ``kernels`` table of ``run_epoch`` or ``batch_loss_and_grad`` for these arguments and
     batches of ``batch_sizes`` rows: the output function's and the loss's (``_outputs``, of
     output code ``out``), and the chunks (rows BIAS_O, LOSS, CHUNK, CHUNK_ROWS_PARALLEL).
 
     The row-parallel chunk is compiled only where one of the batches runs as one row-parallel
     chunk (or with ``rows_parallel``: ``jitmlp.precompile``); elsewhere the serial chunk stands
-    in for it (never called, and the same bits if it were). ``dropout``: the record the epoch
+    in for it (never called, and the same bits if it were). The blocked product (PRODUCT_LARGE)
+    only where a row-parallel batch may have operands past L2 (``may_run_blocked``), or with
+    ``large``. ``dropout``: the record the epoch
     gets (``_dropout.record``; None: no dropout); the DROPOUT row is compiled only where one of
     its rates is > 0.
     """
@@ -498,10 +511,27 @@ def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, ac
         rows = sample_idx[:0]
         kernels[DROPOUT] = address_of(dropout_rows, (a, a, rows, 0, dropout))
         kernels[DROPOUT_IN_PLACE] = address_of(dropout_rows_in_place, (a, rows, 0, dropout))
-    if rows_parallel or any(nb > 0 and runs_rows_parallel(nb, units) for nb in batch_sizes):
-        kernels[PRODUCT_ROWS_PARALLEL] = address_of(product, (a, True, a, a))
+    parallel_sizes = [nb for nb in batch_sizes if nb > 0 and runs_rows_parallel(nb, units)]
+    if rows_parallel or parallel_sizes:
+        kernels[PRODUCT_ROWS_PARALLEL] = address_of(product_rows, (a, True, a, a))
         kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk_rows_parallel, args)
+    if large or may_run_blocked(units, parallel_sizes, theta.itemsize):
+        kernels[PRODUCT_LARGE] = address_of(product_large, (a, True, a, a))
     return kernels
+
+
+def may_run_blocked(units, batch_sizes, itemsize):
+    """Whether a layer product of a row-parallel batch of one of ``batch_sizes`` rows may run
+    blocked (``_layers.runs_blocked``): some weight matrix, or some batch's rows of a layer, of
+    at least BLOCKED_MIN_BYTES. A superset of the products that do: the others fall back to the
+    unblocked kernel (the same bits)."""
+    units = [int(u) for u in units]
+    rows = max(batch_sizes, default=0)
+    if TILE_VECTORS != 4 or rows == 0:
+        return False
+    largest = max(max(f_in * f_out, rows * f_in, rows * f_out)
+                  for f_in, f_out in zip(units[:-1], units[1:]))
+    return largest * itemsize >= BLOCKED_MIN_BYTES
 
 
 def no_dropout(units):

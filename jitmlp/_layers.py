@@ -384,32 +384,57 @@ def _is_large(B, C):
     return TILE_VECTORS == 4 and big and C.shape[0] >= BLOCKED_MIN_M and B.shape[0] > 0
 
 
+@jit
+def runs_blocked(a_transposed, B, C):
+    """Whether ``product`` computes C = op(A) @ B with ``product_large`` (operands past L2, not a
+    narrow weight gradient) rather than ``product_rows``."""
+    return not _is_narrow_tn(a_transposed, C) and _is_large(B, C)
+
+
 @jit_parallel
-def product(A, a_transposed, B, C):
-    """C = op(A) @ B, split over threads in fixed blocks when the product is large: blocks of rows,
-    or for operands past L2 blocks of columns of the blocked product."""
+def product_rows(A, a_transposed, B, C):
+    """C = op(A) @ B, C's rows split over threads in fixed blocks when the product is large
+    enough (a narrow weight gradient on the calling thread). Never blocked: see ``product``."""
     _check_shapes(A, a_transposed, B, C)
     M = C.shape[0]
-    N = C.shape[1]
     if _is_narrow_tn(a_transposed, C):
         _product_narrow_tn(A, B, C)
         return
     op_A = _operand(A, a_transposed)
-    blocked = _is_large(B, C)
-    E = _edge_rows(op_A, blocked)
-    nc = _column_block(C, BLOCK_N)
     rb = ROW_BLOCK
-    n_blocks = (N + nc - 1) // nc if blocked else (M + rb - 1) // rb
-    if blocked or (2.0 * M * B.shape[0] * N >= PARALLEL_MIN_FLOPS and n_blocks > 1):
+    n_blocks = (M + rb - 1) // rb
+    if 2.0 * M * B.shape[0] * C.shape[1] >= PARALLEL_MIN_FLOPS and n_blocks > 1:
         for blk in prange(n_blocks):
-            if blocked:
-                j0 = np.int64(blk) * nc
-                _blocked_columns(op_A, E, B, C, j0, min(N, j0 + nc), BLOCK_K)
-            else:
-                i0 = np.int64(blk) * rb
-                _product_rows(op_A, B, C, i0, min(M, i0 + rb))
+            i0 = np.int64(blk) * rb
+            _product_rows(op_A, B, C, i0, min(M, i0 + rb))
     else:
         _product_rows(op_A, B, C, np.int64(0), M)
+
+
+@jit_parallel
+def product_large(A, a_transposed, B, C):
+    """C = op(A) @ B blocked (``product_blocked``), C's column blocks split over threads: for
+    operands past L2 (``runs_blocked``). A kernel of its own, so that fits without such layers
+    never compile it."""
+    _check_shapes(A, a_transposed, B, C)
+    N = C.shape[1]
+    op_A = _operand(A, a_transposed)
+    E = _edge_rows(op_A, True)
+    nc = _column_block(C, BLOCK_N)
+    for blk in prange((N + nc - 1) // nc):
+        j0 = np.int64(blk) * nc
+        _blocked_columns(op_A, E, B, C, j0, min(N, j0 + nc), BLOCK_K)
+
+
+@jit
+def product(A, a_transposed, B, C):
+    """C = op(A) @ B, split over threads in fixed blocks when the product is large: blocks of rows
+    (``product_rows``), or for operands past L2 blocks of columns of the blocked product
+    (``product_large``). The epoch calls the two through its kernel table instead."""
+    if runs_blocked(a_transposed, B, C):
+        product_large(A, a_transposed, B, C)
+    else:
+        product_rows(A, a_transposed, B, C)
 
 
 @jit

@@ -46,6 +46,8 @@ ENTRIES = {
                ("run_epoch", "chunk", "batch_loss_and_grad", "predict_forward")),
     "rows": ("the row-parallel chunk (batches over CHUNKED_MAX_FLOPS), dense and CSR input",
              ("chunk_rows_parallel",)),
+    "large": ("the blocked layer product of row-parallel batches (layers past L2)",
+              ("product_large",)),
     "functions": ("fits and predictions with every other activation, output function, dropout",
                   ("activations", "outputs")),
     # the fit's kernels in two halves that compile side by side in two processes (the main job)
@@ -59,7 +61,7 @@ ENTRIES = {
 # lbfgs and predict call too (chunk, reduce_chunks, the layer products), which the later tasks
 # then load from the cache instead of compiling them a second time at the same moment
 # (docs/performance.md).
-ORDER = ("fit", "predict", "lbfgs", "sparse", "rows", "functions")
+ORDER = ("fit", "predict", "lbfgs", "sparse", "rows", "large", "functions")
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ def _dispatchers():
         predict_forward,
         run_epoch,
     )
+    from ._layers import product_large
     from ._shuffle import shuffle_in_place
 
     return {"run_epoch": run_epoch, "chunk": chunk, "shuffle_in_place": shuffle_in_place,
@@ -113,7 +116,7 @@ def _dispatchers():
             # stand for them all in a task's status
             "activations": _activations.KERNELS[_activations.TANH][0],
             "outputs": _outputs.KERNELS[_outputs.O_EXP][0],
-            "chunk_rows_parallel": chunk_rows_parallel,
+            "chunk_rows_parallel": chunk_rows_parallel, "product_large": product_large,
             "_predict_block": _predict_block,
             "predict_forward": predict_forward, "batch_loss_and_grad": batch_loss_and_grad}
 
@@ -211,9 +214,10 @@ def _fit_half(X, y, half: str) -> None:
         pass
 
 
-def _rows_parallel_chunks(X, y) -> None:
-    """Compile the row-parallel chunk for dense and CSR input: tiny fits that take the address
-    of the chunk a batch over CHUNKED_MAX_FLOPS would run."""
+def _rows_parallel_chunks(X, y, **option) -> None:
+    """Compile the row-parallel chunk for dense and CSR input (``rows_parallel=True``), or the
+    blocked product (``large=True``): tiny fits that take the address of the kernels a batch
+    over CHUNKED_MAX_FLOPS, or one with layers past L2, would run."""
     from unittest import mock
 
     from . import _estimators
@@ -221,11 +225,12 @@ def _rows_parallel_chunks(X, y) -> None:
 
     original = _estimators.chunk_kernels_of
 
-    def with_rows_parallel(*args):
-        return original(*args, rows_parallel=True)
+    def with_option(*args):
+        return original(*args, **option)
 
-    with mock.patch.object(_estimators, "chunk_kernels_of", with_rows_parallel):
-        for X_in in (X, scipy.sparse.csr_matrix(X)):
+    inputs = (X, scipy.sparse.csr_matrix(X)) if "rows_parallel" in option else (X,)
+    with mock.patch.object(_estimators, "chunk_kernels_of", with_option):
+        for X_in in inputs:
             MLPClassifier((5,), batch_size=5, max_iter=1, random_state=0).fit(X_in, y)
 
 
@@ -250,7 +255,9 @@ def _exercise(entry: str, dtype: str) -> None:
             MLPRegressor(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=2,
                          random_state=0).fit(X_csr, y.astype(X.dtype))
         elif entry == "rows":
-            _rows_parallel_chunks(X, y)
+            _rows_parallel_chunks(X, y, rows_parallel=True)
+        elif entry == "large":
+            _rows_parallel_chunks(X, y, large=True)
         elif entry == "functions":  # after "fit", "lbfgs": only the functions' kernels compile
             from ._activations import ACTIVATIONS
 

@@ -29,7 +29,8 @@ def test_list_prints_every_task_without_compiling(capsys):
     names = [" ".join(line.split()[:2]) for line in lines]
     assert names == ["fit float64", "fit float32", "predict float64", "predict float32",
                      "lbfgs float64", "lbfgs float32", "sparse float64", "sparse float32",
-                     "rows float64", "rows float32", "functions float64", "functions float32"]
+                     "rows float64", "rows float32", "large float64", "large float32",
+                     "functions float64", "functions float32"]
     assert "run_epoch, chunk, shuffle_in_place" in lines[0]
     assert lines[2].endswith("predict_forward, _predict_block")
     assert lines[4].endswith("batch_loss_and_grad")
@@ -38,7 +39,7 @@ def test_list_prints_every_task_without_compiling(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[:2] for line in lines] == [["fit", "float32"], ["predict", "float32"],
                                                     ["lbfgs", "float32"], ["sparse", "float32"],
-                                                    ["rows", "float32"],
+                                                    ["rows", "float32"], ["large", "float32"],
                                                     ["functions", "float32"]]
 
 
@@ -121,7 +122,8 @@ def test_cold_cache_compiles_once_with_a_message_and_warm_cache_is_silent(tmp_pa
               if line.startswith("  ")}
     assert status == {"fit float64": "loaded from cache", "predict float64": "loaded from cache",
                       "lbfgs float64": "compiled", "sparse float64": "compiled",
-                      "rows float64": "compiled", "functions float64": "compiled"}, filled
+                      "rows float64": "compiled", "large float64": "compiled",
+                      "functions float64": "compiled"}, filled
     assert filled.splitlines()[-1].startswith("total ")
 
     # warm: float64 still cached (float32 never asked for), and not a word about compiling
