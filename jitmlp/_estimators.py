@@ -38,17 +38,12 @@ from ._class_weight import PARTIAL_FIT_BALANCED, class_weighted
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
 from ._docs import CLASSIFIER_DOC, REGRESSOR_DOC
 from ._dropout import EPOCH, SEED, SEED_BOUND, training_record
-from ._epoch import (
-    batch_loss_and_grad,
-    chunk_kernels_of,
-    predict_forward,
-    predict_kernel_of,
-    run_epoch,
-)
+from ._epoch import batch_loss_and_grad, chunk_kernels_of, run_epoch
 from ._loss_curve import validation_loss
 from ._network import Layout
 from ._optimizers import ADAM, SOLVERS, StepControls
 from ._outputs import output_code
+from ._predict import predict_forward, predict_kernel_of
 from ._schedules import SCHEDULES, check_schedule, rate_after_epoch, schedule_of
 from ._shuffle import shuffle_samples
 from ._threads import default_threads
@@ -58,7 +53,7 @@ _INDEX = np.int64  # index dtype of the CSR arrays handed to compiled code
 
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
-_PREDICT_KERNELS = {}  # (dtype, dense input, output code) -> _epoch.predict_kernel_of's table
+_PREDICT_KERNELS = {}  # (dtype, dense input, output code) -> _predict.predict_kernel_of's table
 
 
 @functools.lru_cache(maxsize=64)

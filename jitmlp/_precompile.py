@@ -3,7 +3,7 @@
 Every public call reaches one of four compiled entry points: ``_epoch.run_epoch`` (sgd and adam:
 fit and partial_fit, dense and sparse input, early stopping, sample weights), the per-epoch
 ``_shuffle.shuffle_in_place``, ``_epoch.batch_loss_and_grad`` (lbfgs) and
-``_epoch.predict_forward`` (predict, predict_proba, score). Solvers are run-time codes, so each
+``_predict.predict_forward`` (predict, predict_proba, score). Solvers are run-time codes, so each
 entry point is compiled once per float dtype (the shuffle once); each activation and output
 function is a small kernel of its own that these call through its address (the ``functions``
 task compiles those a default fit does not use).
@@ -100,15 +100,9 @@ def default_jobs(n_tasks: int) -> int:
 
 def _dispatchers():
     from . import _activations, _outputs
-    from ._epoch import (
-        _predict_block,
-        batch_loss_and_grad,
-        chunk,
-        chunk_rows_parallel,
-        predict_forward,
-        run_epoch,
-    )
+    from ._epoch import batch_loss_and_grad, chunk, chunk_rows_parallel, run_epoch
     from ._layers import product_large
+    from ._predict import _predict_block, predict_forward
     from ._shuffle import shuffle_in_place
 
     return {"run_epoch": run_epoch, "chunk": chunk, "shuffle_in_place": shuffle_in_place,

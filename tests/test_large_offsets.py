@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from jitmlp import MLPRegressor
-from jitmlp._epoch import _predict_block, gather_rows, predict_kernel_of
+from jitmlp._epoch import gather_rows
 from jitmlp._estimators import _frozen
 from jitmlp._network import Layout
+from jitmlp._predict import _predict_block, predict_kernel_of
 from jitmlp._sparse import _csr_tn_columns, csr_matmul_rows
 
 N = 2**31 + 12  # rows of a one-feature X, elements of a CSR matrix: past 2^31

@@ -396,7 +396,7 @@ def test_fitted_model_loads_in_fresh_process_without_recompiling(tmp_path):
         "import sys, joblib, numpy as np\n"
         f"clf, X, expected = joblib.load({str(tmp_path / 'm.joblib')!r})\n"
         "np.testing.assert_array_equal(clf.predict_proba(X), expected)\n"
-        "from jitmlp._epoch import predict_forward\n"
+        "from jitmlp._predict import predict_forward\n"
         "stats = predict_forward.stats\n"
         "print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))\n"
     )
