@@ -17,7 +17,6 @@ import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, is_classifier
@@ -46,7 +45,7 @@ from ._outputs import output_code
 from ._predict import predict_forward, predict_kernel_of
 from ._schedules import SCHEDULES, check_schedule, rate_after_epoch, schedule_of
 from ._shuffle import shuffle_samples
-from ._threads import default_threads
+from ._threads import numba_threads
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _INDEX = np.int64  # index dtype of the CSR arrays handed to compiled code
@@ -111,23 +110,6 @@ def _binarized(label_binarizer, y):
             indicator[np.arange(y.shape[0]), position] = True
             return indicator
     return label_binarizer.transform(y).astype(bool)
-
-
-@contextlib.contextmanager
-def _numba_threads(n_jobs):
-    """Run the block with numba's thread count set from ``n_jobs``; restore it afterwards."""
-    previous = numba.get_num_threads()
-    if n_jobs is None:
-        wanted = default_threads()  # all of numba's threads; a share of them in a Dask task
-    elif n_jobs < 0:
-        wanted = max(1, numba.config.NUMBA_NUM_THREADS + 1 + n_jobs)
-    else:
-        wanted = min(n_jobs, numba.config.NUMBA_NUM_THREADS)
-    numba.set_num_threads(wanted)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 @contextlib.contextmanager
@@ -343,7 +325,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                 "Input y contains values too large for float32: float32 X trains in float32, "
                 "with y converted to it. Scale y, or pass X as float64."
             )
-        with _numba_threads(self.n_jobs):
+        with numba_threads(self.n_jobs):
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, y, sample_weight, layer_units, incremental, tasks)
             else:
@@ -664,7 +646,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             kernel = _PREDICT_KERNELS[key] = predict_kernel_of(
                 X_dense, X_csr, rows, theta, units, w_off, b_off, act, out, y_hat)
         # one block of rows runs on this thread: no thread count to set
-        threads = _numba_threads(self.n_jobs) if n > PREDICT_BLOCK else contextlib.nullcontext()
+        threads = numba_threads(self.n_jobs) if n > PREDICT_BLOCK else contextlib.nullcontext()
         with threads:
             for first in range(0, n, step):
                 part = slice(first, first + step)

@@ -18,9 +18,10 @@ from ._activations import activation_codes, g_kernels, keeps_g_prime
 from ._class_weight import class_weighted
 from ._dropout import rates_of, record
 from ._epoch import batch_loss_and_grad, chunk_kernels_of, sum_sq_weights
-from ._estimators import BaseMultilayerPerceptron, _frozen, _kernel_input, _numba_threads
+from ._estimators import BaseMultilayerPerceptron, _frozen, _kernel_input
 from ._network import Layout
 from ._outputs import MEAN_OVER_OUTPUTS, output_code
+from ._threads import numba_threads
 
 # gradient elements below this share of the largest are measured against it: there the rounding
 # of J's differences (about 1e-16 of J over 2h, times the terms summed) outweighs them
@@ -172,7 +173,7 @@ def check_gradients(estimator, X, y, sample_weight=None, eps=None) -> float:
     n_out = int(layout.units[-1]) if out in MEAN_OVER_OUTPUTS else 1
     sw_sum = (float(X.shape[0]) if sample_weight is None
               else float(np.sum(sample_weight, dtype=np.float64)))
-    with _numba_threads(estimator.n_jobs):
+    with numba_threads(estimator.n_jobs):
         loss_param = estimator._loss_parameter(dtype)
         backprop = compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype,
                                       loss_param, dropout)

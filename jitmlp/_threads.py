@@ -1,4 +1,7 @@
-"""How many threads a fit or predict uses when ``n_jobs=None``: one share of the cores.
+"""How many threads a fit or predict uses: ``n_jobs``, or (None) one share of the cores.
+
+``numba_threads(n_jobs)`` sets numba's thread count around every compiled call of a fit or a
+predict (and restores it), so that the estimators' ``n_jobs`` applies to their kernels alone.
 
 Outside Dask: all of numba's threads, ``NUMBA_NUM_THREADS`` (the cores this process may run on,
 unless set). joblib's own worker processes (``GridSearchCV(n_jobs=k)``) get it set to
@@ -24,6 +27,7 @@ for a worker of N task threads, split between its N tasks. One worker of 1 threa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -36,6 +40,29 @@ import numba
 HOST_THREADS_TTL = 5.0
 _SCHEDULER_TIMEOUT = 2.0  # seconds; past it, the worker is taken to be alone on its host
 _host_threads: dict[str, tuple[float, int]] = {}  # worker address -> (time.monotonic(), T)
+
+
+@contextlib.contextmanager
+def numba_threads(n_jobs):
+    """Run the block with numba's thread count set from ``n_jobs``; restore it afterwards.
+
+    None: ``default_threads()``; a negative ``n_jobs`` counts back from all of numba's threads
+    (-1: all of them), as joblib's does; a larger one than numba has is cut to what it has.
+    Setting the count also starts numba's thread pool, which a kernel loaded from the cache may
+    need started before it runs (``tests/test_cache_reload.py``).
+    """
+    previous = numba.get_num_threads()
+    if n_jobs is None:
+        wanted = default_threads()  # all of numba's threads; a share of them in a Dask task
+    elif n_jobs < 0:
+        wanted = max(1, numba.config.NUMBA_NUM_THREADS + 1 + n_jobs)
+    else:
+        wanted = min(n_jobs, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def default_threads() -> int:

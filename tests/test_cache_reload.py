@@ -4,10 +4,10 @@ numba's cache does not record, for a serial kernel compiled in a process where t
 kernel it calls was itself loaded from the cache, that loading it must start numba's thread pool
 (numba issues #8578 and #9938). Run first in a later process, such a kernel crashes the
 interpreter (seen with jitmlp's own ``_layers.matmul`` called directly, exit -11). jitmlp's
-estimators run every kernel inside ``_numba_threads``, which sets numba's thread count and so
-starts the pool first. This test builds exactly that cache history with two small kernels
+estimators run every kernel inside ``_threads.numba_threads``, which sets numba's thread count
+and so starts the pool first. This test builds exactly that cache history with two small kernels
 compiled with jitmlp's options and runs the serial one first in a third process, inside
-``_numba_threads``. (Starting the pool when jitmlp is imported was measured to slow PyTorch's
+``numba_threads``. (Starting the pool when jitmlp is imported was measured to slow PyTorch's
 training 7-9x when torch is imported afterwards in the same process, so it is not done.)
 """
 
@@ -44,8 +44,8 @@ STEPS = [
     "import numpy as np, kernels; x = np.zeros(4); kernels.add_one(x); "
     "kernels.add_one_serially_called(x); print(x.sum())",
     # 3: the serial caller, loaded from the cache, runs first, as the estimators run kernels
-    "import numpy as np, kernels; from jitmlp._estimators import _numba_threads; "
-    "x = np.zeros(4)\nwith _numba_threads(None): kernels.add_one_serially_called(x)\n"
+    "import numpy as np, kernels; from jitmlp._threads import numba_threads; "
+    "x = np.zeros(4)\nwith numba_threads(None): kernels.add_one_serially_called(x)\n"
     "print(x.sum())",
 ]
 
