@@ -115,8 +115,8 @@ def test_one_compile_per_kernel_and_dtype_without_a_cache():
     assert report["cache"] is False  # numba found no cache location: jitmlp runs uncached
     counts = report["counts"]
     # the entry points the estimators call were compiled, for both dtypes
-    for entry in ("run_epoch", "batch_loss_and_grad", "predict_forward"):
-        kinds = counts["jitmlp._epoch." + entry]
+    for entry in ("_epoch.run_epoch", "_epoch.batch_loss_and_grad", "_predict.predict_forward"):
+        kinds = counts["jitmlp." + entry]
         assert {kind.split()[0] for kind in kinds} == {"float32", "float64"}, (entry, kinds)
         assert {kind.split()[1] for kind in kinds} <= {"dense", "sparse"}, (entry, kinds)
     # every kernel: one signature per float dtype it works in (dtype-free ones: one in all)
