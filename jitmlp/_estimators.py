@@ -14,7 +14,6 @@ import functools
 import signal
 import threading
 import warnings
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -40,10 +39,9 @@ from ._dropout import EPOCH, SEED, SEED_BOUND, training_record
 from ._epoch import batch_loss_and_grad, chunk_kernels_of, run_epoch
 from ._loss_curve import validation_loss
 from ._network import Layout
-from ._optimizers import ADAM, SOLVERS, StepControls
+from ._optimizers import SCHEDULES, OptimizerState, StepControls, check_schedule
 from ._outputs import output_code
 from ._predict import predict_forward, predict_kernel_of
-from ._schedules import SCHEDULES, check_schedule, rate_after_epoch, schedule_of
 from ._shuffle import shuffle_samples
 from ._threads import numba_threads
 
@@ -52,6 +50,9 @@ _INDEX = np.int64  # index dtype of the CSR arrays handed to compiled code
 
 
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+# The optimizer state's name before it moved to _optimizers: pickles and skops files of earlier
+# versions name it, and load through this alias (tests/test_io.py).
+_OptimizerState = OptimizerState
 _PREDICT_KERNELS = {}  # (dtype, dense input, output code) -> _predict.predict_kernel_of's table
 
 
@@ -138,23 +139,6 @@ def _slice_length(flops_per_row, unit):
     """Rows per compiled call: about SLICE_FLOPS of work, a multiple of ``unit`` (>= unit)."""
     units_per_slice = int(SLICE_FLOPS // max(1.0, flops_per_row * unit))
     return max(1, units_per_slice) * unit
-
-
-@dataclass
-class _OptimizerState:
-    """What a stochastic optimizer carries between epochs (and between partial_fit calls)."""
-
-    solver: int
-    learning_rate: float
-    state_1: np.ndarray  # Adam: first moment m; SGD: velocity
-    state_2: np.ndarray  # Adam: second moment v; SGD: unused (empty)
-    t: int = 0  # Adam's update count
-    epoch: int = 0  # epochs since created (the cosine schedule's e)
-
-    @classmethod
-    def create(cls, solver, learning_rate_init, theta):
-        second = np.zeros_like(theta) if SOLVERS[solver] == ADAM else theta[:0].copy()
-        return cls(SOLVERS[solver], float(learning_rate_init), np.zeros_like(theta), second)
 
 
 class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
@@ -410,7 +394,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         rates, dropout = training_record(self, layout.n_layers - 1, stochastic=True)
         theta = layout.pack(self.coefs_, self.intercepts_, X.dtype)
         if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = _OptimizerState.create(self.solver, self.learning_rate_init, theta)
+            self._optimizer = OptimizerState.create(self.solver, self.learning_rate_init, theta)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
@@ -502,8 +486,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                     if self.verbose:
                         print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
                     self._update_no_improvement_count(early_stopping, X_val, y_val, Y_val, sw_val)
-                    opt.epoch += 1
-                    opt.learning_rate = rate_after_epoch(self, opt)
+                    opt.iteration_ends(self)  # the schedule's η for the next epoch
                     if epoch.end(layout, theta) or stop:  # a callback asks to stop
                         break
                     if sigint:  # after a whole epoch: the model is consistent as it is
@@ -516,7 +499,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                         else:
                             msg = ("Training loss did not improve more than tol=%f for %d "
                                    "consecutive epochs." % (self.tol, self.n_iter_no_change))
-                        if self._trigger_stopping(msg):
+                        if opt.trigger_stopping(self, msg):
                             break
                         self._no_improvement_count = 0
                     if incremental:
@@ -536,22 +519,6 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         if early_stopping:
             self.coefs_ = self._best_coefs
             self.intercepts_ = self._best_intercepts
-
-    def _trigger_stopping(self, msg):
-        """scikit-learn's optimizer rule: stop, or (adaptive SGD) divide the rate by 5."""
-        opt = self._optimizer
-        if schedule_of(self) != "adaptive":
-            if self.verbose:
-                print(msg + " Stopping.")
-            return True
-        if opt.learning_rate <= 1e-6:
-            if self.verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
-        opt.learning_rate /= 5.0
-        if self.verbose:
-            print(msg + " Setting learning rate to %f" % opt.learning_rate)
-        return False
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val, Y_val, sw_val):
         """Count epochs without improvement; with early stopping, score the validation split

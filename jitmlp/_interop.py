@@ -17,10 +17,9 @@ import sklearn.neural_network as sk
 from sklearn.base import ClassifierMixin, is_classifier
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
-from ._estimators import _OptimizerState
 from ._io import SCALAR_ATTRIBUTES
 from ._network import Layout
-from ._optimizers import ADAM, SGD
+from ._optimizers import ADAM, SGD, OptimizerState
 
 
 def _copy_fitted_state(source, target):
@@ -139,12 +138,12 @@ def _optimizer_from_sklearn(est, layout, dtype):
         _check_same(est, opt, [("lr_schedule", "learning_rate"), ("momentum", "momentum"),
                                ("nesterov", "nesterovs_momentum"), ("power_t", "power_t"),
                                ("learning_rate_init", "learning_rate_init")])
-        return _OptimizerState(SGD, float(opt.learning_rate), packed(opt.velocities),
+        return OptimizerState(SGD, float(opt.learning_rate), packed(opt.velocities),
                                np.empty(0, dtype=dtype))
     if type(opt) is AdamOptimizer and est.solver == "adam":
         _check_same(est, opt, [("beta_1", "beta_1"), ("beta_2", "beta_2"),
                                ("epsilon", "epsilon")])
-        return _OptimizerState(ADAM, float(opt.learning_rate_init), packed(opt.ms),
+        return OptimizerState(ADAM, float(opt.learning_rate_init), packed(opt.ms),
                                packed(opt.vs), int(opt.t))
     raise ValueError(
         f"Cannot convert the optimizer state {type(opt).__name__} of a solver={est.solver!r} "

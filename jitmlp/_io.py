@@ -29,9 +29,9 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.preprocessing import LabelBinarizer
 
-from ._estimators import MLPClassifier, MLPRegressor, _OptimizerState
+from ._estimators import MLPClassifier, MLPRegressor
 from ._network import Layout
-from ._optimizers import SOLVERS
+from ._optimizers import SOLVERS, OptimizerState
 
 FORMAT = "jitmlp-model"
 FORMAT_VERSION = 1
@@ -65,12 +65,18 @@ _BINARIZER_KEYS = {"y_type_": str, "sparse_input_": bool, "neg_label": int, "pos
 _Y_TYPES = {"binary", "multiclass", "multilabel-indicator"}
 
 
+# The optimizer state's name in pickles and skops files of jitmlp before it moved to _optimizers
+# (``_estimators._OptimizerState`` is still an alias of it).
+_LEGACY_OPTIMIZER_STATE = "jitmlp._estimators._OptimizerState"
+
+
 def skops_trusted_types():
     """The jitmlp types to pass to ``skops.io.load(path, trusted=...)``.
 
     skops loads the estimator classes and the optimizer-state record only when trusted
     explicitly; everything else in a jitmlp model (numpy arrays, scikit-learn's LabelBinarizer,
-    a RandomState) is among skops's default trusted types.
+    a RandomState) is among skops's default trusted types. The record's name in files written
+    by jitmlp before it moved to ``jitmlp._optimizers`` is listed too, so those files load.
 
     Returns
     -------
@@ -82,10 +88,11 @@ def skops_trusted_types():
     >>> import jitmlp
     >>> jitmlp.skops_trusted_types()  # doctest: +NORMALIZE_WHITESPACE
     ['jitmlp._estimators.MLPClassifier', 'jitmlp._estimators.MLPRegressor',
-     'jitmlp._estimators._OptimizerState']
+     'jitmlp._optimizers.OptimizerState', 'jitmlp._estimators._OptimizerState']
     """
-    return [f"{t.__module__}.{t.__qualname__}" for t in (MLPClassifier, MLPRegressor,
-                                                         _OptimizerState)]
+    types = [f"{t.__module__}.{t.__qualname__}" for t in (MLPClassifier, MLPRegressor,
+                                                          OptimizerState)]
+    return [*types, _LEGACY_OPTIMIZER_STATE]
 
 
 # --------------------------------------------------------------------------- JSON values
@@ -583,7 +590,7 @@ def _optimizer(where, opt, arrays, units, dtype):
     t = _decode_attribute("optimizer t", "int", opt["t"])
     rate = _decode_float(opt["learning_rate"], "optimizer learning_rate")
     epoch = _decode_attribute("optimizer epoch", "int", opt.get("epoch", 0))  # absent: 0
-    return _OptimizerState(SOLVERS[opt["solver"]], rate, arrays["optimizer_state_1"].copy(),
+    return OptimizerState(SOLVERS[opt["solver"]], rate, arrays["optimizer_state_1"].copy(),
                            arrays["optimizer_state_2"].copy(), t, epoch)
 
 

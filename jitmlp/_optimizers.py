@@ -1,9 +1,11 @@
-"""Parameter updates on the packed vector θ = [W_1 .. W_L, b_1 .. b_L], compiled.
+"""The optimizers: their updates of the packed θ = [W_1 .. W_L, b_1 .. b_L] (compiled), their
+state between epochs and their learning-rate schedules (Python).
 
 The update rules are scikit-learn's (``sklearn/neural_network/_stochastic_optimizers.py``),
 applied element by element to the packed θ, which is the same arithmetic as applying them to each
-of scikit-learn's per-layer arrays. The per-epoch parts of the optimizers (the learning-rate
-schedules, ``_schedules``) live in the Python driver, which passes the current learning rate in.
+of scikit-learn's per-layer arrays. The per-epoch parts (``OptimizerState``: the schedule and the
+stopping rule, scikit-learn's ``iteration_ends`` and ``trigger_stopping``) run in the Python
+driver between epochs, which passes the current learning rate in.
 
 Two controls beyond scikit-learn act on every step (``StepControls``, both off by default):
 clipping by global norm, grad θ ← grad θ · min(1, c/‖grad θ‖), and decoupled weight decay,
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import namedtuple
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -78,3 +81,100 @@ def clip_factor(grad_sq, max_grad_norm):
     """min(1, c/‖grad θ‖) for ‖grad θ‖² = grad_sq, in float64 (1 where the norm is NaN)."""
     norm = math.sqrt(grad_sq)
     return max_grad_norm / norm if norm > max_grad_norm else 1.0
+
+
+# ------------------------------------------------------------------ state and schedule (Python)
+# What the compiled step does not keep: the optimizer's arrays and counters between epochs, and
+# its per-epoch rules, the learning-rate schedule and the stopping rule (scikit-learn's
+# ``iteration_ends`` and ``trigger_stopping``).
+#
+# Learning-rate schedules: the rate η_e of each epoch e, for sgd and (with ``lr_schedule``) adam.
+# scikit-learn's ``learning_rate`` acts for sgd only; adam always runs at ``learning_rate_init``.
+# jitmlp keeps that rule while ``lr_schedule`` is None (so default fits stay scikit-learn's models)
+# and ``lr_schedule`` applies a schedule to both solvers. With η_0 = ``learning_rate_init``, the
+# schedule sets the rate after each epoch (the first epoch runs at η_0):
+#
+# constant    η_e = η_0
+# invscaling  η = η_0 / (t + 1)^power_t, t the samples seen so far (scikit-learn's ``t_``)
+# adaptive    η_0 until the training loss (or the validation score, with early stopping) has not
+#             improved by ``tol`` for ``n_iter_no_change`` epochs; then η ← η/5 instead of
+#             stopping, and the fit stops once η <= 1e-6
+# cosine      η_e = η_0 (1 + cos(π·min(e, max_iter)/max_iter)) / 2, e the epochs since the
+#             optimizer was created (each ``fit``; ``partial_fit`` calls continue it)
+#
+# For adam η_e is the rate its bias-corrected step size η_e·√(1−β₂ᵗ)/(1−β₁ᵗ) is taken from, as
+# PyTorch's schedulers set adam's ``lr``.
+SCHEDULES = ("constant", "invscaling", "adaptive", "cosine")
+
+
+def schedule_of(estimator) -> str:
+    """The schedule a stochastic fit follows: ``lr_schedule``, else scikit-learn's rule."""
+    if estimator.lr_schedule is not None:
+        return estimator.lr_schedule
+    return estimator.learning_rate if estimator.solver == "sgd" else "constant"
+
+
+def check_schedule(estimator) -> None:
+    """Refuse ``learning_rate`` and ``lr_schedule`` both set: one schedule per fit."""
+    if estimator.lr_schedule is not None and estimator.learning_rate != "constant":
+        raise ValueError(
+            f"learning_rate={estimator.learning_rate!r} and "
+            f"lr_schedule={estimator.lr_schedule!r} both set a schedule. lr_schedule applies "
+            "to sgd and adam alike; leave learning_rate='constant' when it is set (or leave "
+            "lr_schedule=None for scikit-learn's learning_rate, which acts for sgd only)."
+        )
+
+
+@dataclass
+class OptimizerState:
+    """What a stochastic optimizer carries between epochs (and between partial_fit calls).
+
+    The estimator keeps one as ``_optimizer``; pickles, skops files, ``jitmlp.save`` and the
+    conversions to and from scikit-learn carry it, so a continued fit steps on as the first one
+    would have. Pickles of jitmlp before this class moved here name it
+    ``jitmlp._estimators._OptimizerState``, which stays an alias of it.
+    """
+
+    solver: int  # SGD or ADAM
+    learning_rate: float  # η of the next epoch (the schedule's)
+    state_1: np.ndarray  # Adam: first moment m; SGD: velocity
+    state_2: np.ndarray  # Adam: second moment v; SGD: unused (empty)
+    t: int = 0  # Adam's update count
+    epoch: int = 0  # epochs since created (the cosine schedule's e)
+
+    @classmethod
+    def create(cls, solver, learning_rate_init, theta):
+        """Zero moments (or velocity) for θ, at η_0 = ``learning_rate_init``; ``solver`` is
+        the estimator's string."""
+        second = np.zeros_like(theta) if SOLVERS[solver] == ADAM else theta[:0].copy()
+        return cls(SOLVERS[solver], float(learning_rate_init), np.zeros_like(theta), second)
+
+    def iteration_ends(self, estimator) -> None:
+        """Count the epoch just run, and set η for the next one (``estimator.t_`` counts it)."""
+        self.epoch += 1
+        schedule = schedule_of(estimator)
+        if schedule == "invscaling":  # scikit-learn's SGDOptimizer.iteration_ends, as written
+            self.learning_rate = (float(estimator.learning_rate_init)
+                                  / (estimator.t_ + 1) ** estimator.power_t)
+        elif schedule == "cosine":
+            e = min(self.epoch, estimator.max_iter)
+            self.learning_rate = float(estimator.learning_rate_init) * 0.5 * (
+                1.0 + math.cos(math.pi * e / estimator.max_iter))
+        # constant keeps η; adaptive changes it only where it would stop (trigger_stopping)
+
+    def trigger_stopping(self, estimator, msg) -> bool:
+        """scikit-learn's rule after ``n_iter_no_change`` epochs without improvement: stop
+        (True), or with the adaptive schedule divide η by 5 and go on, until η <= 1e-6.
+        ``msg`` says why, printed with the outcome when ``estimator.verbose``."""
+        if schedule_of(estimator) != "adaptive":
+            if estimator.verbose:
+                print(msg + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if estimator.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if estimator.verbose:
+            print(msg + " Setting learning rate to %f" % self.learning_rate)
+        return False

@@ -4,6 +4,7 @@ Every tampered file below is built from a real saved file by changing one thing,
 refused by a ValueError that names the problem. Pickle, joblib and skops keep working too.
 """
 
+import contextlib
 import io
 import json
 import pickle
@@ -374,6 +375,49 @@ def test_skops_loads_with_the_listed_trusted_types(tmp_path):
     _continue(loaded, X, y)
     _assert_same_state(loaded, model)
 
+
+@contextlib.contextmanager
+def _optimizer_state_named_as_before():
+    """Within the block, the optimizer state's class carries the name it had before it moved to
+    ``jitmlp._optimizers``, so pickle and skops write files as earlier versions of jitmlp did."""
+    from jitmlp._optimizers import OptimizerState
+
+    names = OptimizerState.__module__, OptimizerState.__name__, OptimizerState.__qualname__
+    OptimizerState.__module__ = "jitmlp._estimators"
+    OptimizerState.__name__ = OptimizerState.__qualname__ = "_OptimizerState"
+    try:
+        yield
+    finally:
+        OptimizerState.__module__, OptimizerState.__name__, OptimizerState.__qualname__ = names
+
+
+def test_pickles_naming_the_old_optimizer_state_load_and_continue():
+    from jitmlp._optimizers import OptimizerState
+
+    model, X, y = _fit(**CASES["multiclass-adam"])
+    with _optimizer_state_named_as_before():
+        old = pickle.dumps(model)
+    assert b"_OptimizerState" in old and b"jitmlp._optimizers" not in old
+    loaded = pickle.loads(old)
+    assert type(loaded._optimizer) is OptimizerState
+    _assert_same_state(loaded, model)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    _continue(model, X, y)
+    _continue(loaded, X, y)
+    _assert_same_state(loaded, model)
+    assert b"jitmlp._optimizers" in pickle.dumps(loaded)  # saved again under the new name
+
+
+def test_skops_files_naming_the_old_optimizer_state_load_with_the_trusted_types(tmp_path):
+    sio = pytest.importorskip("skops.io")
+    model, X, y = _fit(solver="sgd")
+    path = tmp_path / "old.skops"
+    with _optimizer_state_named_as_before():
+        sio.dump(model, path)
+    assert "jitmlp._estimators._OptimizerState" in sio.get_untrusted_types(file=path)
+    loaded = sio.load(path, trusted=jitmlp.skops_trusted_types())
+    _assert_same_state(loaded, model)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 def test_a_saved_file_has_the_permissions_open_would_give(tmp_path):
     """Written atomically through a temporary file (0600), but left as open() would leave it:
