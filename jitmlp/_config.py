@@ -209,8 +209,8 @@ ROW_BLOCK = 12
 # Layer products whose B (K x N: the weights, or grad_a for a weight gradient) or C has at least
 # BLOCKED_MIN_BYTES (past L2), and C at least BLOCKED_MIN_M rows, run blocked
 # (_layers.product_blocked): the sum over k in blocks of BLOCK_K terms, threads owning blocks of
-# BLOCK_N columns of C. Under it the unblocked tiles are as fast (wide-f32's 1.6 MB weights are;
-# packing op(A) costs them 9%; docs/performance.md).
+# BLOCK_N columns of C. Under it the unblocked tiles are as fast (wide-f32's 1.6 MB weights are,
+# and packing op(A) slows them down; docs/performance.md).
 BLOCKED_MIN_BYTES = 2 << 20
 BLOCKED_MIN_M = 24
 BLOCK_K = 256

@@ -6,8 +6,8 @@ message names the file, the line (text files) or row (Parquet) and column, and w
 expected there. pandas is imported only when a CSV, TSV or Parquet file is read, so importing
 jitmlp never imports it.
 
-Finding the line of a bad value takes a second pass over a text file with Python's csv module
-(about four times pandas' reading time); it runs only when something is wrong.
+Finding the line of a bad value takes a second pass over a text file with Python's csv module,
+slower than pandas' reading (docs/performance.md); it runs only when something is wrong.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ def _digest(argtypes) -> int:
 
 
 def _fingerprint(a):
-    """What numba's type of ``a`` depends on, read cheaply (numba.typeof takes about 20 us for
-    an array; a predict of one row must not spend its time there)."""
+    """What numba's type of ``a`` depends on, read cheaply: ``numba.typeof`` of an array is slow
+    next to a predict of one row (docs/performance.md)."""
     if isinstance(a, np.ndarray):
         flags = a.flags
         return (type(a), a.dtype.str, a.ndim, flags.c_contiguous, flags.f_contiguous,

@@ -35,8 +35,8 @@ import time
 import numba
 
 # The scheduler is asked for the workers on this host at most once per worker and this many
-# seconds (one round trip, about 0.5 ms on one machine): a cluster that grows or shrinks is
-# seen within that time.
+# seconds (one round trip to it; docs/performance.md): a cluster that grows or shrinks is seen
+# within that time.
 HOST_THREADS_TTL = 5.0
 _SCHEDULER_TIMEOUT = 2.0  # seconds; past it, the worker is taken to be alone on its host
 _host_threads: dict[str, tuple[float, int]] = {}  # worker address -> (time.monotonic(), T)
