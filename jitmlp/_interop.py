@@ -139,12 +139,12 @@ def _optimizer_from_sklearn(est, layout, dtype):
                                ("nesterov", "nesterovs_momentum"), ("power_t", "power_t"),
                                ("learning_rate_init", "learning_rate_init")])
         return OptimizerState(SGD, float(opt.learning_rate), packed(opt.velocities),
-                               np.empty(0, dtype=dtype))
+                              np.empty(0, dtype=dtype))
     if type(opt) is AdamOptimizer and est.solver == "adam":
         _check_same(est, opt, [("beta_1", "beta_1"), ("beta_2", "beta_2"),
                                ("epsilon", "epsilon")])
         return OptimizerState(ADAM, float(opt.learning_rate_init), packed(opt.ms),
-                               packed(opt.vs), int(opt.t))
+                              packed(opt.vs), int(opt.t))
     raise ValueError(
         f"Cannot convert the optimizer state {type(opt).__name__} of a solver={est.solver!r} "
         "estimator: jitmlp continues scikit-learn's SGDOptimizer (solver='sgd') and "

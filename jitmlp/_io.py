@@ -591,7 +591,7 @@ def _optimizer(where, opt, arrays, units, dtype):
     rate = _decode_float(opt["learning_rate"], "optimizer learning_rate")
     epoch = _decode_attribute("optimizer epoch", "int", opt.get("epoch", 0))  # absent: 0
     return OptimizerState(SOLVERS[opt["solver"]], rate, arrays["optimizer_state_1"].copy(),
-                           arrays["optimizer_state_2"].copy(), t, epoch)
+                          arrays["optimizer_state_2"].copy(), t, epoch)
 
 
 def load(path):
