@@ -94,17 +94,23 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.cold_compile
-def test_one_compile_per_kernel_and_dtype_without_a_cache():
-    # float64 (and int and bool X, converted to it) in one process, float32 in another, both at
-    # once: half the wall time where there are two cores. Each kernel's signatures are the union
-    # of the two processes' (the same signature compiled in both is one).
-    runs = [subprocess.Popen([sys.executable, "-c", SCRIPT, kind], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for kind in ("f64", "f32")]
+def _compile_both_dtypes(directory, popen):
+    """float64 (and int and bool X, converted to it) in one process, float32 in another, both at
+    once: half the wall time where there are two cores. Their (returncode, stdout, stderr)."""
+    runs = [popen([sys.executable, "-c", SCRIPT, kind], stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE, text=True) for kind in ("f64", "f32")]
+    outputs = [run.communicate() for run in runs]
+    return [(run.returncode, *output) for run, output in zip(runs, outputs)]
+
+
+# runs beside the rest of the suite, from the end of collection on (tests/conftest.py)
+@pytest.mark.cold_compile(start=_compile_both_dtypes)
+def test_one_compile_per_kernel_and_dtype_without_a_cache(cold_run):
+    # Each kernel's signatures are the union of the two processes' (the same signature compiled
+    # in both is one).
     reports = []
-    for run in runs:
-        stdout, stderr = run.communicate()
-        assert run.returncode == 0, stderr[-4000:]
+    for returncode, stdout, stderr in cold_run:
+        assert returncode == 0, stderr[-4000:]
         reports.append(json.loads(stdout.strip().splitlines()[-1]))
     report = {"cache": reports[0]["cache"] or reports[1]["cache"], "counts": {}}
     for one in reports:

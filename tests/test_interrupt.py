@@ -54,8 +54,12 @@ def test_slice_length_is_whole_minibatches():
 
 CHILD = textwrap.dedent(
     """
-    import json, sys, time, warnings
+    import json, signal, sys, time, warnings
     import numpy as np
+    # Python's own Ctrl-C handler, as a terminal gives a foreground process: a child inherits an
+    # ignored SIGINT from a suite started in the background of a non-interactive shell (POSIX),
+    # and would then run its hours-long fit to the timeout
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from sklearn.datasets import make_regression
     from jitmlp import MLPRegressor
     X, y = make_regression(20000, 100, random_state=0)

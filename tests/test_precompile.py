@@ -90,19 +90,38 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 # this test compiles jitmlp's float64 kernels (the main job's, then the rest with the precompile
 # command) in subprocesses with their own NUMBA_CACHE_DIR, once. Deselect the cold tests with
 # -m "not cold_compile" when iterating.
-@pytest.mark.cold_compile
-def test_cold_cache_compiles_once_with_a_message_and_warm_cache_is_silent(tmp_path):
+STEPS = [("jitmlp", "--epochs", "1", "--quiet"),
+         ("jitmlp.precompile", "--dtype", "float64", "--jobs", "2"),
+         ("jitmlp", "--epochs", "1", "--quiet")]
+
+
+def _main_job_cold_then_precompile_then_warm(directory, popen):
+    """Each of STEPS in a fresh process, one after the other, in one empty cache: their
+    (returncode, stdout, stderr)."""
     source_root = str(Path(jitmlp.__file__).resolve().parents[1])
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"),
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(directory / "numba-cache"),
                PYTHONPATH=os.pathsep.join([source_root, os.environ.get("PYTHONPATH", "")]))
+    outputs = []
+    for module, *args in STEPS:
+        process = popen([sys.executable, "-c", AFTER_CACHED, module, *args], env=env,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout, stderr = process.communicate(timeout=900)  # killed at the session's end
+        outputs.append((process.returncode, stdout, stderr))
+    return outputs
+
+
+# runs beside the rest of the suite, from the end of collection on (tests/conftest.py)
+@pytest.mark.cold_compile(start=_main_job_cold_then_precompile_then_warm)
+def test_cold_cache_compiles_once_with_a_message_and_warm_cache_is_silent(cold_run):
+    outputs = iter(zip(STEPS, cold_run))
 
     def run(module, *args):
         """(kernels_cached of float64 and float32 before, the module's output) of a process."""
-        out = subprocess.run([sys.executable, "-c", AFTER_CACHED, module, *args], env=env,
-                             capture_output=True, text=True, timeout=900)
-        assert out.returncode == 0, (args, out.stdout[-2000:], out.stderr[-4000:])
-        first, _, rest = out.stdout.partition("\n")
-        assert first.startswith("cached: "), out.stdout
+        step, (returncode, stdout, stderr) = next(outputs)
+        assert step == (module, *args)
+        assert returncode == 0, (args, stdout[-2000:], stderr[-4000:])
+        first, _, rest = stdout.partition("\n")
+        assert first.startswith("cached: "), stdout
         return first.split()[1:], rest
 
     # cold: nothing cached; the main job says it compiles, compiles fit and predict up front,
@@ -155,15 +174,22 @@ print(json.dumps([g.best_score_, g.best_params_, digest.hexdigest(),
 
 # Cold on purpose: two joblib workers compiling into one empty cache at the same moment (what a
 # GridSearchCV(n_jobs=2) does on a fresh machine) can only be seen from an empty cache.
-@pytest.mark.cold_compile
-def test_grid_search_workers_compile_into_one_empty_cache_at_once(tmp_path):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
-    out = subprocess.run([sys.executable, "-c", GRID, "2"], env=env, capture_output=True,
-                         text=True, timeout=900)
-    assert out.returncode == 0, out.stderr[-4000:]
+def _grid_search_in_an_empty_cache(directory, popen):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(directory / "numba-cache"))
+    process = popen([sys.executable, "-c", GRID, "2"], env=env, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, text=True)
+    stdout, stderr = process.communicate(timeout=900)  # killed at the session's end
+    return process.returncode, stdout, stderr
+
+
+# runs beside the rest of the suite, from the end of collection on (tests/conftest.py)
+@pytest.mark.cold_compile(start=_grid_search_in_an_empty_cache)
+def test_grid_search_workers_compile_into_one_empty_cache_at_once(cold_run):
+    returncode, stdout, stderr = cold_run
+    assert returncode == 0, stderr[-4000:]
     # both workers compiled the same kernels side by side; the parent's refit loaded them
     cold_score, cold_params, cold_digest, loaded, compiled = json.loads(
-        out.stdout.strip().splitlines()[-1])
+        stdout.strip().splitlines()[-1])
     assert loaded >= 1 and compiled == 0  # run_epoch loaded from that cache, not compiled again
     # the same search here (one process, this suite's own cache): the same scores and model
     with patch.object(sys, "argv", ["-c", "1"]), redirect_stdout(io.StringIO()) as printed, \
