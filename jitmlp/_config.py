@@ -222,21 +222,23 @@ BLOCKED_MIN_BLOCKS = 16
 # are computed transposed (Cᵀ = Bᵀ A, one thread), so the register tiles run along the long side.
 NARROW_N = 16
 NARROW_MIN_M = 16
-# A minibatch is split into a fixed number of row chunks, each run through forward and backward
-# by one thread, their gradients then summed in chunk order. The split depends only on the batch
-# size (at most MAX_CHUNKS chunks of at least MIN_CHUNK_ROWS rows), never on the thread count, so
-# the result is the same for any number of threads. Two chunks (one per core of the 2-core machines
-# the suite is judged on) rather than four: half the per-chunk gradients to add up, and products
-# of twice the rows (docs/performance.md).
-MAX_CHUNKS = 2
-MIN_CHUNK_ROWS = 16
+# The order of every sum of a minibatch is a function of the shapes alone: the gradient sums
+# (grad W_k, grad b_k), the loss and the weight sum are each taken over all of the batch's rows in
+# row order, whatever the threads. How the work is spread adapts to the thread count
+# (_epoch.schedule): the row-local part (forward, loss, grad a of every layer) runs as up to one
+# unit of rows per thread, each at least MIN_UNIT_ROWS rows (two 6-row register tiles); the
+# weight gradients then run as blocks of their rows (GRAD_ROWS_MIN, a multiple of the 6-row tiles,
+# at least), about GRAD_ITEMS_PER_THREAD blocks per thread so that unequal blocks even out.
+MIN_UNIT_ROWS = 12
+GRAD_ROWS_MIN = 6
+GRAD_ITEMS_PER_THREAD = 2
 # From this many flops per minibatch on, a batch runs as one chunk whose layer products split
-# their rows over the threads instead (see _epoch.n_chunks_of): set between the batches where one
+# their rows over the threads instead (see _epoch.regime_of): set between the batches where one
 # chunk per thread wins (100 MFLOP) and where the row-parallel chunk does (616 MFLOP;
 # docs/performance.md).
 CHUNKED_MAX_FLOPS = 2.0e8
 # Under this many flops per minibatch the whole batch runs on the calling thread, as one chunk
-# (see _epoch.n_chunks_of): waking a second thread and moving θ and the gradient sums between the
+# (see _epoch.regime_of): waking a second thread and moving θ and the gradient sums between the
 # cores costs more than such a batch takes, and in slow spells of cross-core traffic much more
 # (tiny-batch, 0.1 MFLOP per batch, is under it; digits, 6.3 MFLOP, is not; docs/performance.md).
 SERIAL_MAX_FLOPS = 1.0e6

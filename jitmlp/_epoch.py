@@ -14,16 +14,23 @@ divided by the batch's weight sum, and the L2 term α‖W‖²/2 is added to the
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+from llvmlite import ir
 from numba import prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+from numba.np.ufunc.parallel import _launch_threads
 
 from ._activations import bias_g, bias_g_serial, g_prime, g_prime_serial
 from ._config import (
     BLOCKED_MIN_BYTES,
     CHUNKED_MAX_FLOPS,
-    MAX_CHUNKS,
-    MIN_CHUNK_ROWS,
+    GRAD_ITEMS_PER_THREAD,
+    GRAD_ROWS_MIN,
+    MIN_UNIT_ROWS,
     PARALLEL_MIN_ELEMENTS,
+    ROW_BLOCK,
     SERIAL_MAX_FLOPS,
     TILE_VECTORS,
     UPDATE_BLOCK,
@@ -32,13 +39,33 @@ from ._config import (
     jit_parallel,
 )
 from ._dropout import RATES, dropout_rows, dropout_rows_in_place
-from ._layers import product_large, product_rows, product_serial, runs_blocked, transpose
+from ._layers import product_large, product_rows, product_span, runs_blocked, transpose
 from ._native import address_of, call_native, kernel_at, kernel_table
 from ._optimizers import ADAM, adam_span, adam_step_size, clip_factor, scale_span, sgd_span
 from ._outputs import KERNELS as O_KERNELS
 from ._outputs import O_HUBER, O_IDENTITY
 from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
 from ._views import as_rows
+
+
+@intrinsic
+def get_num_threads(typingctx):
+    """numba's thread count of the calling thread, in compiled code, through the symbol the
+    thread pool registers (as prange's own code does). ``numba.get_num_threads`` called in
+    compiled code embeds the address of a ctypes function: a dynamic global, with which numba
+    cannot cache the caller (run_epoch would compile again in every process)."""
+    _launch_threads()
+
+    def codegen(context, builder, signature, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(cgutils.intp_t, []),
+                                            "get_num_threads")
+        return builder.call(fn, [])
+
+    return types.intp(), codegen
+
+
+if numba.config.DISABLE_JIT:  # plain Python: numba's own function
+    get_num_threads = numba.get_num_threads  # noqa: F811
 
 
 @jit
@@ -84,8 +111,8 @@ def gather_rows(X, idx, h0):
 # compiled once in its own library (not again inside every caller), and only where it is used.
 # A row a table does not use holds (0, 0): a call through it raises TypeError.
 BIAS_O, LOSS = 0, 1  # the output function's ŷ = O(a_L + b_L), and the loss with grad a_L
-PRODUCT, PRODUCT_ROWS_PARALLEL = 2, 3  # the layer products: serial, rows split over threads
-CHUNK, CHUNK_ROWS_PARALLEL = 4, 5  # the epoch's chunks (``chunk_body``)
+PRODUCT, PRODUCT_ROWS_PARALLEL = 2, 3  # layer products: serial (rows i0:i1), rows over threads
+CHUNK, CHUNK_ROWS_PARALLEL = 4, 5  # the epoch's row units (``unit_rows``), the row-parallel batch
 PREDICT_BLOCK = 6  # prediction's ``_predict_block``
 # dropout's masks forward and backward (``_dropout.dropout_rows``, ``dropout_rows_in_place``):
 # only in fits where some hidden layer drops units
@@ -94,7 +121,11 @@ DROPOUT, DROPOUT_IN_PLACE = 7, 8
 # row-parallel batches have such a layer; without it those products run on PRODUCT_ROWS_PARALLEL
 # (the same bits)
 PRODUCT_LARGE = 9
-N_KERNELS = 10
+GRAD_BLOCK = 10  # one block of a weight gradient's rows (``grad_block``)
+N_KERNELS = 11
+
+# How a minibatch runs (``regime_of``, a function of the shapes alone)
+SERIAL, UNITS, ROWS_PARALLEL = 0, 1, 2
 
 
 @jit
@@ -113,33 +144,133 @@ def n_weights_of(units):
 
 
 @jit
-def n_chunks_of(nb, units):
-    """How many row chunks a batch of nb rows is split into: a function of the shapes only.
+def regime_of(nb, units):
+    """How a batch of nb rows runs, from the shapes alone (never the thread count):
 
-    Small batches and networks run as up to MAX_CHUNKS chunks, one per thread, with serial
-    kernels: one parallel region per batch instead of one per layer product. From
-    CHUNKED_MAX_FLOPS per batch on, one chunk whose layer products split their rows over the
-    threads is faster (no per-chunk gradients to add up, better-shaped products). Under
-    SERIAL_MAX_FLOPS the batch is one chunk on the calling thread: too little work to pay for
-    waking a second thread and moving θ and the gradient sums between the cores.
+    SERIAL         under SERIAL_MAX_FLOPS, all of it on the calling thread: too little work to
+                   pay for waking a second thread and moving θ and the gradients between cores;
+    UNITS          up to CHUNKED_MAX_FLOPS, the row-local work (forward, loss, grad a of every
+                   layer) as units of rows side by side, then the weight gradients as blocks of
+                   their rows side by side, both with the serial kernels (``schedule``);
+    ROWS_PARALLEL  from CHUNKED_MAX_FLOPS on, one pass whose layer products split their rows (or
+                   columns) over the threads: better-shaped products, no per-unit overhead.
+
+    Each gives the same bits: every sum runs over all of the batch's rows in row order.
     """
     flops = batch_flops(nb, units)
-    if flops < SERIAL_MAX_FLOPS or flops >= CHUNKED_MAX_FLOPS:
-        return 1
-    return max(1, min(MAX_CHUNKS, nb // MIN_CHUNK_ROWS))
+    if flops < SERIAL_MAX_FLOPS:
+        return SERIAL
+    if flops < CHUNKED_MAX_FLOPS:
+        return UNITS
+    return ROWS_PARALLEL
 
 
 @jit
 def runs_rows_parallel(nb, units):
-    """Whether a batch of nb rows runs as one chunk whose layer products split their rows over
-    the threads: one chunk, but not so small that it all runs on the calling thread."""
-    return n_chunks_of(nb, units) == 1 and batch_flops(nb, units) >= SERIAL_MAX_FLOPS
+    """Whether a batch of nb rows runs as one pass whose layer products split their rows over
+    the threads (``regime_of``)."""
+    return regime_of(nb, units) == ROWS_PARALLEL
 
 
 @jit
 def batch_flops(nb, units):
     """Flops of forward and backward of nb rows (no gradient to the input layer)."""
     return 2.0 * nb * (3 * n_weights_of(units) - units[0] * units[1])
+
+
+@jit
+def row_units(nb, units, n_threads):
+    """How many units of rows (at least MIN_UNIT_ROWS each) the row-local work of a batch of nb
+    rows runs as on n_threads threads: one per thread in the UNITS regime, else 1."""
+    if regime_of(nb, units) != UNITS:
+        return 1
+    return max(1, min(n_threads, nb // MIN_UNIT_ROWS))
+
+
+@jit
+def _grad_dim(units, sparse, k):
+    """(length, work per unit of length) of the dimension weight gradient k is split along: its
+    rows (fan_in), or for sparse input's first layer its columns (fan_out)."""
+    if k == 0 and sparse:
+        return units[1], units[0]
+    return units[k], units[k + 1]
+
+
+@jit
+def _grad_block(units, sparse, k, per_block):
+    """Rows (or columns) per block of weight gradient k for blocks of about ``per_block`` of
+    work: the whole gradient, or a multiple of GRAD_ROWS_MIN (the 6-row register tiles)."""
+    length, per_unit = _grad_dim(units, sparse, k)
+    block = per_block // max(1, per_unit)
+    if block >= length:
+        return max(1, length)
+    return max(GRAD_ROWS_MIN, block // GRAD_ROWS_MIN * GRAD_ROWS_MIN)
+
+
+@jit
+def _grad_count(units, sparse, per_block):
+    n = 0
+    for k in range(units.shape[0] - 1):
+        length = _grad_dim(units, sparse, k)[0]
+        n += -(-length // _grad_block(units, sparse, k, per_block))
+    return n
+
+
+@jit
+def _grad_per_block(units, sparse, n_threads):
+    """Work per block of the weight gradients on n_threads threads: about 1/(GRAD_ITEMS_PER_THREAD
+    · n_threads) of all of it (a layer's share of the blocks follows its share of the flops,
+    and unequal blocks even out), less where that leaves fewer blocks than threads while the
+    shapes have room for more; one thread: each gradient whole."""
+    total = 0
+    for k in range(units.shape[0] - 1):
+        total += units[k] * units[k + 1]
+    if n_threads <= 1:
+        return total
+    most = _grad_count(units, sparse, 0)  # blocks of GRAD_ROWS_MIN rows
+    per_block = max(1, total // (GRAD_ITEMS_PER_THREAD * n_threads))
+    while per_block > 1 and _grad_count(units, sparse, per_block) < min(n_threads, most):
+        per_block //= 2
+    return per_block
+
+
+@jit
+def grad_blocks(units, sparse, n_threads):
+    """How many blocks the weight gradients of a UNITS batch run as on n_threads threads."""
+    return _grad_count(units, sparse, _grad_per_block(units, sparse, n_threads))
+
+
+@jit
+def grad_block_at(units, sparse, n_threads, t):
+    """(k, i0, i1) of block t of the weight gradients (``grad_blocks``); (-1, 0, 0) past them."""
+    return _grad_block_of(units, sparse, _grad_per_block(units, sparse, n_threads), t)
+
+
+@jit
+def _grad_block_of(units, sparse, per_block, t):
+    for k in range(units.shape[0] - 1):
+        length = _grad_dim(units, sparse, k)[0]
+        block = _grad_block(units, sparse, k, per_block)
+        n = -(-length // block)
+        if t < n:
+            return k, t * block, min(length, (t + 1) * block)
+        t -= n
+    return -1, 0, 0
+
+
+@jit
+def schedule(nb, units, n_threads, sparse=False):
+    """How the work of a batch of nb rows is spread on n_threads threads: (independent units of
+    the row-local phase, of the weight-gradient phase). A pure function of its arguments; the
+    bits of the result depend on neither count (each unit owns whole rows of the row-local
+    work and whole rows of a weight gradient, every sum in row order)."""
+    regime = regime_of(nb, units)
+    if regime == SERIAL or n_threads <= 1:
+        return 1, 1
+    if regime == ROWS_PARALLEL:  # the products' own fixed blocks of ROW_BLOCK rows: of the
+        # batch's rows, and of the first weight gradient's (the largest, most often)
+        return -(-nb // ROW_BLOCK), -(-units[0] // ROW_BLOCK)
+    return row_units(nb, units, n_threads), grad_blocks(units, sparse, n_threads)
 
 
 # Dense input comes with X_csr None, sparse input with X_csr = (data, indices, indptr). numba
@@ -162,13 +293,11 @@ def first_layer_product(kernels, X_csr, rows, h_0, W, a, parallel):
 @jit(inline="always")
 def first_layer_grad_W(kernels, X_csr, rows, h_0, grad_a, gW, parallel):
     """grad W_1 = h_0ᵀ grad a_1 (dense input), or X[rows]ᵀ grad a_1 from the stored non-zeros
-    (sparse input; h_0 is not used)."""
+    (sparse input; h_0 is not used), rows (or columns) split over threads."""
     if X_csr is None:
         layer_product(kernels, h_0, True, grad_a, gW, parallel)
-    elif parallel:  # the whole batch: column blocks split over threads
+    else:  # the whole batch: column blocks split over threads
         csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW)
-    else:
-        _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW, 0, gW.shape[1])
 
 
 @jit
@@ -178,42 +307,45 @@ def drops(dropout, k):
 
 
 @jit
-def layer_input(h_buf, ga_buf, h_off, units, dropout, k, n):
-    """h_k as layer k+1 reads it: h̃_k = h_k ⊙ m_k / (1 − p_k) where hidden layer k drops units
-    (``_dropout``), kept in grad a_k's rows (unused until backward overwrites them), else h_k."""
+def layer_input(h_buf, h_off, units, dropout, k, r0, r1):
+    """Rows r0:r1 of h_k as layer k+1 reads it: h̃_k = h_k ⊙ m_k / (1 − p_k) where hidden layer
+    k drops units (``_dropout``), kept in the workspace's h̃ block (``Layout.workspace``), else
+    h_k."""
     if drops(dropout, k):
-        return chunk_rows(ga_buf, h_off[k] - h_off[1], units[k], 0, n)
-    return chunk_rows(h_buf, h_off[k], units[k], 0, n)
+        L = h_off.shape[0] - 4
+        return chunk_rows(h_buf, h_off[L + 3] + h_off[k] - h_off[1], units[k], r0, r1)
+    return chunk_rows(h_buf, h_off[k], units[k], r0, r1)
 
 
 @jit(inline="always")
-def forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, X_csr, parallel,
-                  ga_buf, dropout):
-    """Forward pass of the chunk's samples ``rows`` (indices into X); leaves ŷ in its h_L.
+def forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, r0, X_csr,
+                  parallel, dropout):
+    """Forward pass of the samples ``rows`` (indices into X), rows r0.. of the batch's
+    workspace; leaves ŷ in their rows of h_L.
 
     ``act`` is the network's ``g_kernels`` table (``_activations``), ``kernels`` the epoch's
     (O is its BIAS_O row). A hidden layer with a dropout rate in ``dropout`` (the record of
-    ``_dropout``) also writes h̃_k into grad a_k's rows of ``ga_buf`` (``layer_input``).
+    ``_dropout``) also writes h̃_k into the workspace's h̃ block (``layer_input``).
 
     Dense input (X_csr is None) has been gathered into h_0; sparse input (X_csr = (data, indices,
     indptr)) is read from its stored non-zeros by the first layer directly.
     """
     L = units.shape[0] - 1
-    n = rows.shape[0]
+    r1 = r0 + rows.shape[0]
     for k in range(L):
         W = W_k(theta, units, w_off, k)
-        a = chunk_rows(h_buf, h_off[k + 1], units[k + 1], 0, n)
-        h_prev = layer_input(h_buf, ga_buf, h_off, units, dropout, k, n)
+        a = chunk_rows(h_buf, h_off[k + 1], units[k + 1], r0, r1)
+        h_prev = layer_input(h_buf, h_off, units, dropout, k, r0, r1)
         if k == 0:
             first_layer_product(kernels, X_csr, rows, h_prev, W, a, parallel)
         else:
             layer_product(kernels, h_prev, False, W, a, parallel)
         if k < L - 1:
             bias_g_of(act, k, a, b_k(theta, units, b_off, k),
-                      kept_g_prime(h_buf, h_off, units, k, n), parallel)
+                      kept_g_prime(h_buf, h_off, units, k, r0, r1), parallel)
             if drops(dropout, k + 1):  # h̃_{k+1} = h_{k+1} ⊙ m / (1 − p)
                 call_native(kernel_at(kernels, DROPOUT, 0),
-                            (a, layer_input(h_buf, ga_buf, h_off, units, dropout, k + 1, n), rows,
+                            (a, layer_input(h_buf, h_off, units, dropout, k + 1, r0, r1), rows,
                              np.int64(k + 1), dropout))
         else:
             call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, b_off, k)))
@@ -228,19 +360,21 @@ def layer_product(kernels, A, a_transposed, B, C, parallel):
         row = PRODUCT_ROWS_PARALLEL
         if kernels[PRODUCT_LARGE, 0] != 0 and runs_blocked(a_transposed, B, C):
             row = PRODUCT_LARGE
-    call_native(kernel_at(kernels, row, 0), (A, a_transposed, B, C))
+        call_native(kernel_at(kernels, row, 0), (A, a_transposed, B, C))
+    else:
+        call_native(kernel_at(kernels, row, 0),
+                    (A, a_transposed, B, C, np.int64(0), np.int64(C.shape[0])))
 
 
 @jit
-def kept_g_prime(h_buf, h_off, units, k, n):
-    """Rows 0:n of d = g'(a) of hidden layer k (0-based), for activations that keep it
-    (``_activations.KEEPS_G_PRIME``): after h_0 .. h_L in the h workspace, laid out as grad a,
-    where ``Layout.workspace(keep_g_prime=True)`` made room; else an empty view (g only)."""
-    L = h_off.shape[0] - 2
-    start = h_off[L + 1] + h_off[k + 1] - h_off[1]
-    if h_buf.shape[0] < h_off[L + 1] + h_off[L] - h_off[1]:
+def kept_g_prime(h_buf, h_off, units, k, r0, r1):
+    """Rows r0:r1 of d = g'(a) of hidden layer k (0-based), for activations that keep it
+    (``_activations.KEEPS_G_PRIME``): the workspace's d block, laid out as grad a, where
+    ``Layout.workspace(keep_g_prime=True)`` made room; else an empty view (g only)."""
+    L = h_off.shape[0] - 4
+    if h_off[L + 2] < 0:
         return chunk_rows(h_buf, 0, units[k + 1], 0, 0)
-    return chunk_rows(h_buf, start, units[k + 1], 0, n)
+    return chunk_rows(h_buf, h_off[L + 2] + h_off[k + 1] - h_off[1], units[k + 1], r0, r1)
 
 
 @jit(inline="always")
@@ -282,106 +416,134 @@ def Wt_k(wt, units, k):
     return as_rows(wt[start : start + units[k] * units[k + 1]], units[k + 1], units[k])
 
 
-@jit(inline="always")
-def backward_chunk(theta, part, units, w_off, b_off, act, kernels, h_buf, h_off, ga_buf, wt, rows,
-                   X_csr, parallel, dropout):
-    """Backward pass of the chunk's samples ``rows``, from grad a_L down to layer 1.
-
-    Below a hidden layer k that drops units, grad W_{k+1} reads h̃_k, and grad h_k is
-    grad h̃_k ⊙ m_k / (1 − p_k), the forward mask computed again (``_dropout``), before g'.
-
-    Writes this chunk's unscaled sums Σ_n h_{k-1}[n]ᵀ grad a_k[n] and Σ_n grad a_k[n] into
-    ``part`` (laid out like θ); ``reduce_chunks`` (lbfgs) or ``update_theta`` (sgd, adam) adds
-    the chunks, the L2 term and the division.
-    """
-    L = units.shape[0] - 1
-    n = rows.shape[0]
-    zero = theta.dtype.type(0)
-    ga0 = h_off[1]
-    for k in range(L - 1, -1, -1):
-        fan_in, fan_out = units[k], units[k + 1]
-        h_prev = layer_input(h_buf, ga_buf, h_off, units, dropout, k, n)  # h̃_k if it drops
-        grad_a = chunk_rows(ga_buf, h_off[k + 1] - ga0, fan_out, 0, n)
-        # grad W_k = h_{k-1}ᵀ grad a_k  (this chunk's share)
-        gW = W_k(part, units, w_off, k)
-        if k == 0:
-            first_layer_grad_W(kernels, X_csr, rows, h_prev, grad_a, gW, parallel)
-        else:
-            layer_product(kernels, h_prev, True, grad_a, gW, parallel)
-        # grad b_k = Σ_n grad a_k[n]  (this chunk's share)
-        gb = b_k(part, units, b_off, k)
-        for j in range(fan_out):
-            gb[j] = zero
-        for r in range(n):
-            grad_a_r = grad_a[r]
-            for j in range(fan_out):
-                gb[j] += grad_a_r[j]
-        if k > 0:
-            # grad h_{k-1} = grad a_k W_kᵀ, then grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1})
-            grad_a_below = chunk_rows(ga_buf, h_off[k] - ga0, fan_in, 0, n)
-            layer_product(kernels, grad_a, False, Wt_k(wt, units, k), grad_a_below, parallel)
-            if drops(dropout, k):  # grad h_k = grad h̃_k ⊙ m / (1 − p), in place
-                call_native(kernel_at(kernels, DROPOUT_IN_PLACE, 0),
-                            (grad_a_below, rows, np.int64(k), dropout))
-            g_prime_of(act, k - 1, chunk_rows(h_buf, h_off[k], fan_in, 0, n),
-                       kept_g_prime(h_buf, h_off, units, k - 1, n), grad_a_below, parallel)
-
-
-@jit(inline="always")
-def chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, parallel,
-               dropout):
-    """Forward, loss and backward of row chunk c of the batch: the unit of parallel work.
-
-    The batch is samples sample_idx[start:stop]; the chunk is its rows c·nb//n_chunks ..
-    (c+1)·nb//n_chunks. It works in buffers of its own (h_bufs[c], ga_bufs[c] from row 0, W_kᵀ
-    into wts[c], its gradient sums into parts[c]), so the threads share nothing they write.
-    ``parallel`` (a constant in each of the two kernels below) picks the serial kernels (for
-    chunks that run side by side, one per thread, or for a batch too small to share) or the
-    row-parallel ones (for a batch that runs as one chunk). Both give the same bits.
-    ``dropout`` is the record of ``_dropout`` (rates, seed, epoch).
-    """
-    idx = sample_idx[start:stop]
-    part, h_buf, ga_buf, wt = parts[c], h_bufs[c], ga_bufs[c], wts[c]
-    nb = idx.shape[0]
-    rows = idx[c * nb // n_chunks : (c + 1) * nb // n_chunks]
-    n = rows.shape[0]
-    L = units.shape[0] - 1
-    for k in range(1, L):  # W_kᵀ for the gradients to the layers below
+@jit
+def transpose_weights(theta, units, w_off, wt):
+    """W_kᵀ into ``wt`` for k >= 1, for the gradients to the layers below."""
+    for k in range(1, units.shape[0] - 1):
         transpose(W_k(theta, units, w_off, k), Wt_k(wt, units, k))
+
+
+@jit(inline="always")
+def backward_rows(units, act, kernels, h_buf, h_off, ga_buf, wt, rows, r0, parallel, dropout):
+    """The row-local part of the backward pass of the samples ``rows`` (rows r0.. of the
+    workspace): from grad a_L down to grad a_1,
+
+        grad h_{k-1} = grad a_k W_kᵀ,  grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1}).
+
+    Below a hidden layer k that drops units, grad h_k is grad h̃_k ⊙ m_k / (1 − p_k), the
+    forward mask computed again (``_dropout``), before g'. The weight gradients, sums over all
+    of the batch's rows, follow in ``weight_grads`` or ``grad_block``.
+    """
+    L = units.shape[0] - 1
+    r1 = r0 + rows.shape[0]
+    ga0 = h_off[1]
+    for k in range(L - 1, 0, -1):
+        fan_in, fan_out = units[k], units[k + 1]
+        grad_a = chunk_rows(ga_buf, h_off[k + 1] - ga0, fan_out, r0, r1)
+        grad_a_below = chunk_rows(ga_buf, h_off[k] - ga0, fan_in, r0, r1)
+        layer_product(kernels, grad_a, False, Wt_k(wt, units, k), grad_a_below, parallel)
+        if drops(dropout, k):  # grad h_k = grad h̃_k ⊙ m / (1 − p), in place
+            call_native(kernel_at(kernels, DROPOUT_IN_PLACE, 0),
+                        (grad_a_below, rows, np.int64(k), dropout))
+        g_prime_of(act, k - 1, chunk_rows(h_buf, h_off[k], fan_in, r0, r1),
+                   kept_g_prime(h_buf, h_off, units, k - 1, r0, r1), grad_a_below, parallel)
+
+
+@jit(inline="always")
+def grad_b(part, units, b_off, ga_buf, h_off, k, nb):
+    """grad b_k = Σ_n grad a_k[n] over the batch's nb rows, in row order (unscaled)."""
+    fan_out = units[k + 1]
+    gb = b_k(part, units, b_off, k)
+    grad_a = chunk_rows(ga_buf, h_off[k + 1] - h_off[1], fan_out, 0, nb)
+    for j in range(fan_out):
+        gb[j] = part.dtype.type(0)
+    for r in range(nb):
+        grad_a_r = grad_a[r]
+        for j in range(fan_out):
+            gb[j] += grad_a_r[j]
+
+
+@jit
+def grad_block(X_csr, idx, h_buf, h_off, ga_buf, parts, units, w_off, b_off, kernels, dropout, k,
+               i0, i1):
+    """Rows i0:i1 of grad W_k = h_{k-1}ᵀ grad a_k over all of the batch's rows ``idx`` (for
+    sparse input's first layer, X[idx]ᵀ grad a_1's columns i0:i1), into parts[0]; with the
+    block at i0 = 0 also grad b_k. Unscaled sums: ``update_theta`` or ``reduce_chunks`` adds
+    the L2 term and divides. Every element is its FMA chain over the rows in order, whichever
+    block computes it."""
+    nb = idx.shape[0]
+    part = parts[0]
+    grad_a = chunk_rows(ga_buf, h_off[k + 1] - h_off[1], units[k + 1], 0, nb)
+    gW = W_k(part, units, w_off, k)
+    if k == 0 and X_csr is not None:
+        _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], idx, grad_a, gW, i0, i1)
+    else:
+        call_native(kernel_at(kernels, PRODUCT, 0),
+                    (layer_input(h_buf, h_off, units, dropout, k, 0, nb), True, grad_a, gW,
+                     np.int64(i0), np.int64(i1)))
+    if i0 == 0:
+        grad_b(part, units, b_off, ga_buf, h_off, k, nb)
+
+
+@jit(inline="always")
+def unit_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, stats, units, w_off, b_off, act,
+              kernels, loss_param, h_buf, h_off, ga_buf, wt, r0, r1, parallel, dropout):
+    """Forward, loss and grad a of every layer for rows r0:r1 of the batch: the row-local work,
+    the unit of the first parallel phase.
+
+    The batch is samples sample_idx[start:stop]; the unit writes rows r0:r1 of every layer's
+    block of the workspace, and the rows' losses into stats[r0:r1]. W_kᵀ is in ``wt`` already
+    (``transpose_weights``). ``parallel`` (a constant in each kernel below) picks the serial
+    kernels or the row-parallel ones (for a batch that runs as one pass). Both give the same
+    bits. ``dropout`` is the record of ``_dropout`` (rates, seed, epoch).
+    """
+    rows = sample_idx[start + r0 : start + r1]
+    n = r1 - r0
+    L = units.shape[0] - 1
     if X_csr is None:  # dense input: h_0 = X[rows]; sparse input is read where it is stored
-        gather_of(X, rows, chunk_rows(h_buf, h_off[0], units[0], 0, n), parallel)
-    forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, X_csr, parallel,
-                  ga_buf, dropout)
-    y_hat = chunk_rows(h_buf, h_off[L], units[L], 0, n)
-    ga_L = chunk_rows(ga_buf, h_off[L] - h_off[1], units[L], 0, n)
-    # stats[c, 0] = Σ_n w_n·loss_n, and grad a_L
-    call_native(kernel_at(kernels, LOSS, 0), (Y, sw, rows, y_hat, ga_L, loss_param, stats, c))
-    sw_sum = 0.0
-    for r in range(n):
-        sw_sum += float(sw[rows[r]])
-    stats[c, 1] = sw_sum
-    backward_chunk(theta, part, units, w_off, b_off, act, kernels, h_buf, h_off, ga_buf, wt, rows,
-                   X_csr, parallel, dropout)
+        gather_of(X, rows, chunk_rows(h_buf, h_off[0], units[0], r0, r1), parallel)
+    forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, r0, X_csr,
+                  parallel, dropout)
+    y_hat = chunk_rows(h_buf, h_off[L], units[L], r0, r1)
+    ga_L = chunk_rows(ga_buf, h_off[L] - h_off[1], units[L], r0, r1)
+    # stats[r0 + r] = loss of row r (weighted and added up in batch_data_term), and grad a_L
+    call_native(kernel_at(kernels, LOSS, 0), (Y, sw, rows, y_hat, ga_L, loss_param, stats, r0))
+    if n > 0:
+        backward_rows(units, act, kernels, h_buf, h_off, ga_buf, wt, rows, r0, parallel, dropout)
 
 
-# The two compiled chunks. Their callers call them through their addresses (``_native``), so
-# each is compiled once; the row-parallel one only for fits with batches large enough for it.
+# The compiled row unit and the row-parallel batch. Their callers call them through their
+# addresses (``_native``), so each is compiled once; the row-parallel one only for fits with
+# batches large enough for it.
 @jit
 def chunk(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off, act,
-          kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, dropout):
-    """``chunk_body`` with the serial kernels."""
-    chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, False, dropout)
+          kernels, loss_param, h_buf, h_off, ga_buf, wt, r0, r1, dropout):
+    """``unit_body`` of rows r0:r1 with the serial kernels (``parts`` unused)."""
+    unit_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, stats, units, w_off, b_off, act,
+              kernels, loss_param, h_buf, h_off, ga_buf, wt, r0, r1, False, dropout)
 
 
 @jit
 def chunk_rows_parallel(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units,
-                        w_off, b_off, act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c,
-                        n_chunks, dropout):
-    """``chunk_body`` with the layer products and activations splitting rows over threads."""
-    chunk_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off,
-               act, kernels, loss_param, h_bufs, h_off, ga_bufs, wts, c, n_chunks, True, dropout)
+                        w_off, b_off, act, kernels, loss_param, h_buf, h_off, ga_buf, wt, r0, r1,
+                        dropout):
+    """The whole batch (r0 = 0, r1 = nb) with the layer products and activations splitting
+    rows over threads: W_kᵀ, ``unit_body``, then the weight gradients product by product."""
+    transpose_weights(theta, units, w_off, wt)
+    unit_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, stats, units, w_off, b_off, act,
+              kernels, loss_param, h_buf, h_off, ga_buf, wt, r0, r1, True, dropout)
+    idx = sample_idx[start:stop]
+    nb = idx.shape[0]
+    part = parts[0]
+    for k in range(units.shape[0] - 2, -1, -1):
+        grad_a = chunk_rows(ga_buf, h_off[k + 1] - h_off[1], units[k + 1], 0, nb)
+        gW = W_k(part, units, w_off, k)
+        h_prev = layer_input(h_buf, h_off, units, dropout, k, 0, nb)
+        if k == 0:
+            first_layer_grad_W(kernels, X_csr, idx, h_prev, grad_a, gW, True)
+        else:
+            layer_product(kernels, h_prev, True, grad_a, gW, True)
+        grad_b(part, units, b_off, ga_buf, h_off, k, nb)
 
 
 @jit
@@ -445,42 +607,77 @@ def sum_sq_weights(theta, units, w_off):
     return _sum_sq_span(theta, w_off[0], w_off[0] + n_weights_of(units))
 
 
+@jit(inline="always")
+def _phase_item(phase, t, n, per_block, kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta,
+                units, w_off, b_off, act, loss_param, h_buf, h_off, ga_buf, wt, parts, stats,
+                dropout):
+    """Item t of n of a UNITS (or SERIAL) batch's phase: row unit t (phase 0, ``chunk``), or
+    block t of the weight gradients (phase 1, ``grad_block``)."""
+    if phase == 0:
+        nb = stop - start
+        call_native(kernel_at(kernels, CHUNK, 0),
+                    (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off,
+                     b_off, act, kernels, loss_param, h_buf, h_off, ga_buf, wt, t * nb // n,
+                     (t + 1) * nb // n, dropout))
+    else:
+        k, i0, i1 = _grad_block_of(units, X_csr is not None, per_block, t)
+        call_native(kernel_at(kernels, GRAD_BLOCK, 0),
+                    (X_csr, sample_idx[start:stop], h_buf, h_off, ga_buf, parts, units, w_off,
+                     b_off, kernels, dropout, k, i0, i1))
+
+
 @jit(inline="always")  # inlined into the two (parallel) callers: no library of its own to link
 def batch_data_term(kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, units, w_off,
                     b_off, act, out, loss_param, h_buf, h_off, ga_buf, wt, parts, stats, dropout):
-    """Forward and backward of one minibatch: the chunks' gradient sums into ``parts``.
+    """Forward and backward of one minibatch: its gradient sums into parts[0].
 
-    The minibatch is samples sample_idx[start:stop]. Returns (Σ_n w_n·loss_n, Σ_n w_n, number of
-    chunks). X is dense (n, n_features) with X_csr None, or X is empty and X_csr
-    holds the CSR (data, indices, indptr) of the input. The batch runs as a fixed number of row
-    chunks in parallel (one parallel region per batch); ``reduce_chunks`` or ``update_theta``
-    adds them up in chunk order. h_buf, ga_buf, wt and parts hold one buffer per chunk
-    (``Layout.workspace``). ``kernels`` is ``chunk_kernels_of`` these arguments.
+    The minibatch is samples sample_idx[start:stop]. Returns (Σ_n w_n·loss_n, Σ_n w_n, 1: the
+    number of partial sums in ``parts``). X is dense (n, n_features) with X_csr None, or X is
+    empty and X_csr holds the CSR (data, indices, indptr) of the input. ``kernels`` is
+    ``chunk_kernels_of`` these arguments.
+
+    What fixes the bits: every sum over the batch's rows (grad W_k, grad b_k, the loss, Σw) is
+    taken over all of them in row order, in every regime (``regime_of``). What adapts to the
+    threads (``schedule``): in the UNITS regime the row-local work runs as one unit of rows per
+    thread, then the weight gradients as blocks of their rows, each phase one parallel region.
     """
     nb = stop - start
     L = units.shape[0] - 1
-    n_chunks = n_chunks_of(nb, units)
-    # several chunks run side by side with the serial kernels
-    rows_parallel = runs_rows_parallel(nb, units)
-    if n_chunks > 1:
-        serial = kernel_at(kernels, CHUNK, 0)
-        for c in prange(n_chunks):
-            call_native(serial, (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats,
-                                 units, w_off, b_off, act, kernels, loss_param, h_buf, h_off,
-                                 ga_buf, wt, np.int64(c), n_chunks, dropout))
-    else:
-        call_native(kernel_at(kernels, CHUNK_ROWS_PARALLEL if rows_parallel else CHUNK, 0),
+    regime = regime_of(nb, units)
+    if regime == ROWS_PARALLEL:
+        call_native(kernel_at(kernels, CHUNK_ROWS_PARALLEL, 0),
                     (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off,
                      b_off, act, kernels, loss_param, h_buf, h_off, ga_buf, wt, np.int64(0),
-                     n_chunks, dropout))
+                     np.int64(nb), dropout))
+    else:
+        n_threads = get_num_threads() if regime == UNITS else 1
+        transpose_weights(theta, units, w_off, wt)
+        sparse = X_csr is not None
+        per_block = _grad_per_block(units, sparse, n_threads)
+        counts = (row_units(nb, units, n_threads), _grad_count(units, sparse, per_block))
+        # phase 0: the row units; phase 1: the blocks of the weight gradients. One prange for
+        # both (one parallel body to compile), run once per phase.
+        for phase in range(2):
+            n = counts[phase]
+            if n_threads > 1 and n > 1:
+                for t in prange(n):
+                    _phase_item(phase, np.int64(t), n, per_block, kernels, X, X_csr, Y, sw,
+                                sample_idx, start, stop, theta, units, w_off, b_off, act,
+                                loss_param, h_buf, h_off, ga_buf, wt, parts, stats, dropout)
+            else:
+                for t in range(n):
+                    _phase_item(phase, np.int64(t), n, per_block, kernels, X, X_csr, Y, sw,
+                                sample_idx, start, stop, theta, units, w_off, b_off, act,
+                                loss_param, h_buf, h_off, ga_buf, wt, parts, stats, dropout)
     data_loss = 0.0
     sw_sum = 0.0
-    for c in range(n_chunks):
-        data_loss += stats[c, 0]
-        sw_sum += stats[c, 1]
+    for r in range(nb):
+        w = float(sw[sample_idx[start + r]])
+        data_loss += w * stats[r]
+        sw_sum += w
     if out == O_IDENTITY or out == O_HUBER:  # (MEAN_OVER_OUTPUTS)
         data_loss /= units[L]  # scikit-learn reports the squared error averaged over outputs
-    return data_loss, sw_sum, n_chunks
+    return data_loss, sw_sum, 1
 
 
 def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, act, out, loss_param,
@@ -488,18 +685,23 @@ def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, ac
                      dropout=None, large=False):
     """The ``kernels`` table of ``run_epoch`` or ``batch_loss_and_grad`` for these arguments and
     batches of ``batch_sizes`` rows: the output function's and the loss's (``_outputs``, of
-    output code ``out``), and the chunks (rows BIAS_O, LOSS, CHUNK, CHUNK_ROWS_PARALLEL).
+    output code ``out``), the row unit and the weight-gradient block (rows BIAS_O, LOSS, CHUNK,
+    GRAD_BLOCK, PRODUCT), and the row-parallel batch (CHUNK_ROWS_PARALLEL).
 
-    The row-parallel chunk is compiled only where one of the batches runs as one row-parallel
-    chunk (or with ``rows_parallel``: ``jitmlp.precompile``); elsewhere the serial chunk stands
-    in for it (never called, and the same bits if it were). The blocked product (PRODUCT_LARGE)
-    only where a row-parallel batch may have operands past L2 (``may_run_blocked``), or with
-    ``large``. ``dropout``: the record the epoch
-    gets (``_dropout.record``; None: no dropout); the DROPOUT row is compiled only where one of
-    its rates is > 0.
+    The row-parallel batch is compiled only where one of the batches runs row-parallel (or
+    with ``rows_parallel``: ``jitmlp.precompile``); elsewhere the row unit stands in for it
+    (never called). The blocked product (PRODUCT_LARGE) only where a row-parallel batch may
+    have operands past L2 (``may_run_blocked``), or with ``large``. ``dropout``: the record
+    the epoch gets (``_dropout.record``; None: no dropout); the DROPOUT rows are compiled only
+    where one of its rates is > 0, and the workspace must then have room for h̃
+    (``Layout.workspace(dropout=True)``).
     """
     if dropout is None:
         dropout = no_dropout(units)
+    drop = bool((dropout[RATES:] > 0).any())
+    if drop and h_off[-1] < 0:
+        raise ValueError("a fit with dropout needs a workspace with room for the dropped "
+                         "activations: Layout.workspace(..., dropout=True)")
     kernels = _kernel_table(theta.dtype, out)
     a = np.empty((1, 1), theta.dtype)
     kernels[LOSS] = address_of(O_KERNELS[out][1],
@@ -507,7 +709,9 @@ def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, ac
     args = (X, X_csr, Y, sw, sample_idx, 0, 0, theta, parts, stats, units, w_off, b_off, act,
             kernels, loss_param, h_buf, h_off, ga_buf, wt, 0, 0, dropout)
     kernels[CHUNK] = kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk, args)
-    if (dropout[RATES:] > 0).any():
+    kernels[GRAD_BLOCK] = address_of(grad_block, (X_csr, sample_idx, h_buf, h_off, ga_buf, parts,
+                                                  units, w_off, b_off, kernels, dropout, 0, 0, 0))
+    if drop:
         rows = sample_idx[:0]
         kernels[DROPOUT] = address_of(dropout_rows, (a, a, rows, 0, dropout))
         kernels[DROPOUT_IN_PLACE] = address_of(dropout_rows_in_place, (a, rows, 0, dropout))
@@ -545,7 +749,7 @@ def _kernel_table(dtype, out):
     a, b = np.empty((1, 1), dtype), np.empty(1, dtype)
     kernels = kernel_table([(0, 0)] * N_KERNELS, 2)
     kernels[BIAS_O] = address_of(O_KERNELS[out][0], (a, b))
-    kernels[PRODUCT] = address_of(product_serial, (a, True, a, a))
+    kernels[PRODUCT] = address_of(product_span, (a, True, a, a, 0, 0))
     return kernels
 
 

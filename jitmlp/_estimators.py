@@ -426,7 +426,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         grad = np.empty_like(theta)
         h_off, h_buf, ga_buf, wt, parts, stats, penalty = layout.workspace(
             batch_size, X.dtype, batch_sizes=[batch_size, n_samples % batch_size],
-            keep_g_prime=self._keeps_g_prime(layout))
+            keep_g_prime=self._keeps_g_prime(layout), dropout=any(rates))
         units, w_off, b_off, act, out = self._kernel_args(layout, X.dtype)
         eps = self._loss_parameter(X.dtype)
         opt = self._optimizer

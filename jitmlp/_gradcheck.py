@@ -16,7 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._activations import activation_codes, g_kernels, keeps_g_prime
 from ._class_weight import class_weighted
-from ._dropout import rates_of, record
+from ._dropout import RATES, rates_of, record
 from ._epoch import batch_loss_and_grad, chunk_kernels_of, sum_sq_weights
 from ._estimators import BaseMultilayerPerceptron, _frozen, _kernel_input
 from ._network import Layout
@@ -61,8 +61,6 @@ def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype, loss
     """
     n = X.shape[0]
     codes = tuple(act) if np.ndim(act) else (act,) * (layout.n_layers - 1)
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(
-        n, dtype, keep_g_prime=keeps_g_prime(codes))
     theta = np.empty(layout.size, dtype=dtype)
     grad = np.empty_like(theta)
     X_dense, X_csr = _kernel_input(X, dtype)
@@ -74,6 +72,8 @@ def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype, loss
     if dropout is None:
         dropout = record([0.0] * (layout.n_layers - 1))
     dropout = np.array(dropout, dtype=np.float64)
+    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(
+        n, dtype, keep_g_prime=keeps_g_prime(codes), dropout=bool((dropout[RATES:] > 0).any()))
     kernel = chunk_kernels_of(X_dense, X_csr, Y, sw, idx, theta, *shape, h_buf, h_off, ga_buf,
                               wt, parts, stats, [n], dropout=dropout)
 

@@ -451,6 +451,20 @@ def product_serial(A, a_transposed, B, C):
 
 
 @jit
+def product_span(A, a_transposed, B, C, i0, i1):
+    """Rows i0:i1 of C = op(A) @ B on the calling thread: the serial product of the epoch, whole
+    (i0 = 0, i1 = M: the same kernels as ``product_serial``) or one block of C's rows of a
+    product whose blocks other threads compute (the weight gradients, ``_epoch.schedule``).
+    Every element is the same FMA chain either way (a narrow weight gradient is computed
+    transposed only whole), so any split gives the same bits."""
+    _check_shapes(A, a_transposed, B, C)
+    if i0 == 0 and i1 == C.shape[0] and _is_narrow_tn(a_transposed, C):
+        _product_narrow_tn(A, B, C)
+    else:
+        _product_rows(_operand(A, a_transposed), B, C, i0, i1)
+
+
+@jit
 def matmul(A, B, C):
     """C = A @ B with explicit loops; A (M, K), B (K, N), C (M, N), all C-contiguous."""
     product(A, False, B, C)

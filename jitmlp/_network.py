@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._config import MAX_CHUNKS, UPDATE_BLOCK
+from ._config import UPDATE_BLOCK
 
 
 @dataclass(frozen=True)
@@ -60,45 +60,40 @@ class Layout:
             intercepts.append(theta[self.b_off[k] : self.b_off[k] + fan_out].copy())
         return coefs, intercepts
 
-    def workspace(self, n_rows: int, dtype, batch_sizes=None, keep_g_prime=False):
+    def workspace(self, n_rows: int, dtype, batch_sizes=None, keep_g_prime=False,
+                  dropout=False):
         """Buffers for batches of up to n_rows samples, allocated once per fit.
 
-        ``batch_sizes`` lists the batch sizes that will occur (default: n_rows). A batch runs as
-        up to MAX_CHUNKS row chunks (``_epoch.n_chunks_of``), and every chunk gets buffers of its
-        own, separately allocated. Chunks run side by side on different threads; with one shared
-        allocation both threads write next to each other and take views of it (each view an
-        atomic update of the allocation's one reference count), so cache lines move between the
-        cores, which is slow whenever the machine's cross-core traffic is (docs/performance.md).
+        ``batch_sizes`` lists the batch sizes that will occur (default: n_rows). Each buffer
+        holds the whole batch, row r of the batch in row r of each layer's block: the threads
+        of a batch (``_epoch.schedule``) write disjoint row ranges of it, and the weight
+        gradients read all of its rows, in row order.
 
-        h       per chunk: its rows of h_0 (the gathered inputs) .. h_L (= ŷ), layer k from
-                ``h_off[k]``, row-major; with ``keep_g_prime`` (a layer's activation keeps
-                g'(a_k), ``_activations.KEEPS_G_PRIME``) then d_1 .. d_{L-1}, laid out as grad_a
-        grad_a  per chunk: its rows of grad a_1 .. grad a_L, layer k from ``h_off[k] - h_off[1]``
-        wt      per chunk: W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ
-        parts   per chunk: its gradient sums, laid out like θ; added in chunk order afterwards
-        stats   per chunk, one cache line each: weighted loss sum and weight sum
+        h       h_0 (the gathered inputs) .. h_L (= ŷ), layer k from ``h_off[k]``, row-major;
+                with ``keep_g_prime`` (a layer's activation keeps g'(a_k),
+                ``_activations.KEEPS_G_PRIME``) then d_1 .. d_{L-1}, from ``h_off[L + 2]``; with
+                ``dropout`` then h̃_1 .. h̃_{L-1} (h_k ⊙ m_k / (1 − p_k)), from ``h_off[L + 3]``,
+                both laid out as grad_a (-1: not there)
+        grad_a  grad a_1 .. grad a_L, layer k from ``h_off[k] - h_off[1]``
+        wt      W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ
+        parts   (1, len(θ)): the gradient sums, laid out like θ
+        stats   float64 per row: the weighted loss of the row, added in row order afterwards
         penalty per block of the optimizer step: ‖W‖² of the block, then (gradient clipping) its
                 ‖grad θ‖²; float64, 2 x the blocks
-
-        h, grad_a, wt and parts are tuples of MAX_CHUNKS arrays (one compiled type whatever the
-        split); chunks that no batch uses get one-element placeholders.
         """
-        from ._epoch import n_chunks_of
-
-        splits = [(nb, n_chunks_of(nb, self.units)) for nb in (batch_sizes or [n_rows]) if nb > 0]
-        n_chunks = max((n for _, n in splits), default=1)
-        # rows of the largest chunk of any batch: chunk c of nb rows is rows c·nb//n .. (c+1)·nb//n
-        cap = max((-(-nb // n) for nb, n in splits), default=1)
+        cap = max((nb for nb in (batch_sizes or [n_rows]) if nb > 0), default=1)
         h_off = np.concatenate(([0], np.cumsum(cap * self.units))).astype(np.int64)
-
-        def per_chunk(size):
-            return tuple(np.empty(size if c < n_chunks else 1, dtype=dtype)
-                         for c in range(MAX_CHUNKS))
-
-        h = per_chunk(int(h_off[-1] + (h_off[-2] - h_off[1] if keep_g_prime else 0)))
-        grad_a = per_chunk(int(h_off[-1] - h_off[1]))
-        parts = per_chunk(self.size)
-        wt = per_chunk(max(1, int((self.units[1:-1] * self.units[2:]).sum())))
-        stats = np.empty((MAX_CHUNKS, 8), dtype=np.float64)  # 8 float64: a row per cache line
+        hidden = int(h_off[-2] - h_off[1])  # rows of h_1 .. h_{L-1}
+        size = int(h_off[-1])
+        d_start = size if keep_g_prime else -1
+        size += hidden if keep_g_prime else 0
+        tilde_start = size if dropout else -1
+        size += hidden if dropout else 0
+        h_off = np.concatenate((h_off, [d_start, tilde_start])).astype(np.int64)
+        h = np.empty(size, dtype=dtype)
+        grad_a = np.empty(int(h_off[-3] - h_off[1]), dtype=dtype)
+        parts = np.empty((1, self.size), dtype=dtype)
+        wt = np.empty(max(1, int((self.units[1:-1] * self.units[2:]).sum())), dtype=dtype)
+        stats = np.empty(cap, dtype=np.float64)
         penalty = np.empty(2 * -(-self.size // UPDATE_BLOCK), dtype=np.float64)
         return h_off, h, grad_a, wt, parts, stats, penalty

@@ -96,11 +96,11 @@ def _kernels_for(code):
                 flat[p] = exp(flat[p])
 
     @jit
-    def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, loss_param, stats, c):
-        """stats[c, 0] = Σ_r w_n·loss_n (float64, n = idx[r], the loss summed over outputs:
-        the table above) and grad a_L = (ŷ - y)·w, the canonical pairs' shared gradient (for
-        Huber clipped to [-δ, δ] before the weight), in ŷ's dtype, row by row. ``loss_param``:
-        eps (log losses) or δ (Huber).
+    def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, loss_param, losses, r0):
+        """losses[r0 + r] = loss_n (float64, n = idx[r], the loss summed over outputs: the table
+        above; the caller adds up w_n·loss_n in row order) and grad a_L = (ŷ - y)·w, the
+        canonical pairs' shared gradient (for Huber clipped to [-δ, δ] before the weight), in
+        ŷ's dtype, row by row. ``loss_param``: eps (log losses) or δ (Huber).
 
         Rows are indexed in place, never taken as views: a row view is a reference-counted
         object, and its counting stayed inside the loop.
@@ -109,7 +109,6 @@ def _kernels_for(code):
         m = y_hat.shape[1]
         eps = delta = loss_param
         delta_t = T(delta)
-        total = 0.0
         for r in range(idx.shape[0]):
             n = idx[r]
             loss = 0.0
@@ -136,7 +135,7 @@ def _kernels_for(code):
                     p = float(y_hat[r, j])
                     loss += _xlogy(t, t / p) - t + p
             w = sw[n]
-            total += float(w) * loss
+            losses[r0 + r] = loss
             for j in range(m):
                 g = y_hat[r, j] - T(Y[n, j])
                 if code == O_HUBER:  # the clipped residual (a NaN stays NaN)
@@ -145,7 +144,6 @@ def _kernels_for(code):
                     elif g < -delta_t:
                         g = -delta_t
                 grad_a[r, j] = g * w
-        stats[c, 0] = total
 
     return bias_O_rows, loss_and_grad_a_L
 

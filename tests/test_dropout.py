@@ -13,13 +13,15 @@ import jitmlp
 import jitmlp._estimators as estimators
 from jitmlp import MLPClassifier, MLPRegressor, check_gradients
 from jitmlp._activations import ACTIVATIONS, g_kernels
-from jitmlp._dropout import EPOCH, SEED, keep_mask, record
+from jitmlp._dropout import EPOCH, RATES, SEED, keep_mask, record
 from jitmlp._epoch import (
     DROPOUT,
+    ROWS_PARALLEL,
+    SERIAL,
+    UNITS,
     batch_loss_and_grad,
     chunk_kernels_of,
-    n_chunks_of,
-    runs_rows_parallel,
+    regime_of,
 )
 from jitmlp._estimators import _frozen, _kernel_input
 from jitmlp._gradcheck import compiled_objective
@@ -123,7 +125,8 @@ def compiled(layout, theta, X, Y, samples, g, out, drop):
     """Σ_n loss_n and the unscaled gradient sums of the samples ``samples`` of X as one batch,
     from the kernel lbfgs and check_gradients call."""
     n = len(samples)
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype)
+    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(
+        n, X.dtype, dropout=bool((drop[RATES:] > 0).any()))
     grad = np.empty_like(theta)
     X_dense, X_csr = _kernel_input(X, X.dtype)
     Y, sw = _frozen(Y), _frozen(np.ones(X.shape[0]))
@@ -139,9 +142,9 @@ def compiled(layout, theta, X, Y, samples, g, out, drop):
 
 
 @pytest.mark.parametrize("hidden, n, g, out", [
-    ((7, 5), 20, "tanh", "softmax"),          # one chunk, on the calling thread
-    ((64, 48), 300, "logistic", "logistic"),  # two row chunks side by side
-    ((512, 512), 200, "relu", "identity"),    # one chunk, rows split over threads
+    ((7, 5), 20, "tanh", "softmax"),          # on the calling thread
+    ((64, 48), 300, "logistic", "logistic"),  # units of rows, then blocks of the gradients
+    ((512, 512), 200, "relu", "identity"),    # one pass, rows split over threads
 ])
 def test_loss_and_gradient_equal_the_thinned_networks_for_every_way_of_running_a_batch(
         hidden, n, g, out):
@@ -149,8 +152,7 @@ def test_loss_and_gradient_equal_the_thinned_networks_for_every_way_of_running_a
     n_features, n_outputs = 30, 3
     units = [n_features, *hidden, n_outputs]
     layout = Layout.from_units(units)
-    assert n_chunks_of(n, layout.units) == {20: 1, 300: 2, 200: 1}[n]
-    assert runs_rows_parallel(n, layout.units) == (n == 200)
+    assert regime_of(n, layout.units) == {20: SERIAL, 300: UNITS, 200: ROWS_PARALLEL}[n]
     X = rng.normal(size=(n + 50, n_features))
     Y = np.eye(n_outputs)[rng.integers(0, n_outputs, n + 50)] if out != "identity" else \
         rng.normal(size=(n + 50, n_outputs))
@@ -195,7 +197,7 @@ def test_rates_of_zero_compile_and_change_nothing():
 
 def _table(layout, X, rates):
     n = X.shape[0]
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype)
+    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype, dropout=True)
     X_dense, X_csr = _kernel_input(X, X.dtype)
     return chunk_kernels_of(
         X_dense, X_csr, _frozen(np.zeros((n, 10))), _frozen(np.ones(n)),

@@ -15,8 +15,8 @@ import pytest
 import scipy.sparse as sp
 
 from jitmlp._activations import ACTIVATIONS
-from jitmlp._config import CHUNKED_MAX_FLOPS, MAX_CHUNKS, SERIAL_MAX_FLOPS
-from jitmlp._epoch import batch_flops, n_chunks_of
+from jitmlp._config import CHUNKED_MAX_FLOPS, SERIAL_MAX_FLOPS
+from jitmlp._epoch import ROWS_PARALLEL, SERIAL, UNITS, batch_flops, regime_of
 from jitmlp._network import Layout
 
 from helpers import EPS, compiled_loss_and_grad, rel_diff, targets_for
@@ -45,13 +45,13 @@ def problem(regime, out, n_outputs, rng):
     units = np.array([24, 40, 32, n_outputs], dtype=np.int64)
     n = rows_for(regime, units)
     flops = batch_flops(n, units)
-    chunks = n_chunks_of(n, units)
+    runs_as = regime_of(n, units)
     if regime == "one-chunk":
-        assert chunks == 1 and flops < SERIAL_MAX_FLOPS
+        assert runs_as == SERIAL and flops < SERIAL_MAX_FLOPS
     elif regime == "row-parallel":
-        assert chunks == 1 and flops >= CHUNKED_MAX_FLOPS
+        assert runs_as == ROWS_PARALLEL and flops >= CHUNKED_MAX_FLOPS
     else:
-        assert chunks == MAX_CHUNKS > 1
+        assert runs_as == UNITS
     X = rng.normal(size=(n, units[0]))
     if regime == "sparse":
         X[rng.random(X.shape) < 0.7] = 0

@@ -251,7 +251,7 @@ def test_sparse_input_same_model_as_dense_and_sklearn(fmt, solver):
 
 def test_sparse_input_same_as_dense_when_the_batch_runs_row_parallel():
     """A batch this large runs as one chunk whose sparse first layer splits rows/columns over
-    threads (see _epoch.n_chunks_of); it must still give the dense model."""
+    threads (see _epoch.regime_of); it must still give the dense model."""
     rng = np.random.default_rng(0)
     X = np.where(rng.random((400, 300)) < 0.1, rng.normal(size=(400, 300)), 0.0)
     y = rng.integers(0, 3, 400)

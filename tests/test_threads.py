@@ -73,27 +73,31 @@ def _run_here():
     return printed.getvalue().strip().splitlines()[-1]
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores to run two threads")
-def test_bit_identical_weights_for_one_and_two_threads_and_between_runs():
-    # two fresh processes, one thread and two threads; then the same fits again in this process
-    one, two, here = _run(1), _run(2), _run_here()
-    assert len(one) == 64
-    assert one == two == here
+def test_bit_identical_weights_for_any_thread_count_and_between_runs():
+    # fresh processes with 1, 2, 3, 8 and 16 threads (more threads than cores is fine: the
+    # schedule hands out more units, the sums keep their order); then the same fits again in
+    # this process
+    hashes = {threads: _run(threads) for threads in (1, 2, 3, 8, 16)}
+    here = _run_here()
+    assert len(hashes[1]) == 64
+    assert set(hashes.values()) == {here}, hashes
 
 
 def test_hashed_fits_cover_every_way_of_running_a_batch():
-    """The fits above include batches split into row chunks (one per thread), batches run as
-    one chunk whose layer products split their rows over the threads, and batches too small for
-    threads, run as one chunk on the calling thread."""
-    from jitmlp._config import SERIAL_MAX_FLOPS
-    from jitmlp._epoch import batch_flops, n_chunks_of
+    """The fits above include batches run as units of rows side by side (then blocks of the
+    weight gradients), batches run as one pass whose layer products split their rows over the
+    threads, and batches too small for threads, run on the calling thread; the first two on
+    more than one unit where there are threads."""
+    from jitmlp._epoch import ROWS_PARALLEL, SERIAL, UNITS, regime_of, schedule
 
-    assert n_chunks_of(300, np.array([120, 160, 96, 5])) == 2
-    assert n_chunks_of(256, np.array([120, 512, 256, 5])) == 1
-    assert batch_flops(256, np.array([120, 512, 256, 5])) >= SERIAL_MAX_FLOPS
-    assert n_chunks_of(200, np.array([120, 64, 5])) == 2
-    assert n_chunks_of(32, np.array([10, 8, 5])) == 1
-    assert batch_flops(32, np.array([10, 8, 5])) < SERIAL_MAX_FLOPS
+    assert regime_of(300, np.array([120, 160, 96, 5])) == UNITS
+    assert regime_of(256, np.array([120, 512, 256, 5])) == ROWS_PARALLEL
+    assert regime_of(200, np.array([120, 64, 5])) == UNITS
+    assert regime_of(32, np.array([10, 8, 5])) == SERIAL
+    for threads in (2, 3, 8, 16):
+        row_units, grad_blocks = schedule(300, np.array([120, 160, 96, 5]), threads)
+        assert row_units == threads and grad_blocks >= threads
+        assert schedule(100, np.array([120, 100, 5]), threads, True)[1] >= threads  # sparse
 
 
 @pytest.fixture
