@@ -70,14 +70,17 @@ if numba.config.DISABLE_JIT:  # plain Python: numba's own function
 
 @jit
 def W_k(theta, units, w_off, k):
-    """View of W_{k+1} (scikit-learn's coefs_[k]) inside θ, shape (fan_in, fan_out)."""
-    return as_rows(theta[w_off[k] : w_off[k] + units[k] * units[k + 1]], units[k], units[k + 1])
+    """View of W_k, k = 1..L (scikit-learn's coefs_[k - 1]) inside θ, shape (fan_in, fan_out)
+    = (units[k - 1], units[k]): row i, column j is the weight from unit i of h_{k-1} to unit j
+    of a_k."""
+    start = w_off[k - 1]
+    return as_rows(theta[start : start + units[k - 1] * units[k]], units[k - 1], units[k])
 
 
 @jit
 def b_k(theta, units, b_off, k):
-    """View of b_{k+1} (scikit-learn's intercepts_[k]) inside θ."""
-    return theta[b_off[k] : b_off[k] + units[k + 1]]
+    """View of b_k, k = 1..L (scikit-learn's intercepts_[k - 1]) inside θ."""
+    return theta[b_off[k - 1] : b_off[k - 1] + units[k]]
 
 
 @jit
@@ -189,11 +192,11 @@ def row_units(nb, units, n_threads):
 
 @jit
 def _grad_dim(units, sparse, k):
-    """(length, work per unit of length) of the dimension weight gradient k is split along: its
-    rows (fan_in), or for sparse input's first layer its columns (fan_out)."""
-    if k == 0 and sparse:
+    """(length, work per unit of length) of the dimension grad W_k (k = 1..L) is split along:
+    its rows (fan_in), or for sparse input's first layer its columns (fan_out)."""
+    if k == 1 and sparse:
         return units[1], units[0]
-    return units[k], units[k + 1]
+    return units[k - 1], units[k]
 
 
 @jit
@@ -210,7 +213,7 @@ def _grad_block(units, sparse, k, per_block):
 @jit
 def _grad_count(units, sparse, per_block):
     n = 0
-    for k in range(units.shape[0] - 1):
+    for k in range(1, units.shape[0]):
         length = _grad_dim(units, sparse, k)[0]
         n += -(-length // _grad_block(units, sparse, k, per_block))
     return n
@@ -242,13 +245,14 @@ def grad_blocks(units, sparse, n_threads):
 
 @jit
 def grad_block_at(units, sparse, n_threads, t):
-    """(k, i0, i1) of block t of the weight gradients (``grad_blocks``); (-1, 0, 0) past them."""
+    """(k, i0, i1) of block t of the weight gradients (``grad_blocks``): rows i0:i1 of grad W_k,
+    k = 1..L (columns for sparse input's first layer); (-1, 0, 0) past them."""
     return _grad_block_of(units, sparse, _grad_per_block(units, sparse, n_threads), t)
 
 
 @jit
 def _grad_block_of(units, sparse, per_block, t):
-    for k in range(units.shape[0] - 1):
+    for k in range(1, units.shape[0]):
         length = _grad_dim(units, sparse, k)[0]
         block = _grad_block(units, sparse, k, per_block)
         n = -(-length // block)
@@ -332,22 +336,24 @@ def forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, 
     """
     L = units.shape[0] - 1
     r1 = r0 + rows.shape[0]
-    for k in range(L):
+    for k in range(1, L + 1):
+        # a_k = W_k h_{k-1} (rows: samples), in h_k's rows of the workspace
         W = W_k(theta, units, w_off, k)
-        a = chunk_rows(h_buf, h_off[k + 1], units[k + 1], r0, r1)
-        h_prev = layer_input(h_buf, h_off, units, dropout, k, r0, r1)
-        if k == 0:
+        a = chunk_rows(h_buf, h_off[k], units[k], r0, r1)
+        h_prev = layer_input(h_buf, h_off, units, dropout, k - 1, r0, r1)  # h̃ if it drops
+        if k == 1:
             first_layer_product(kernels, X_csr, rows, h_prev, W, a, parallel)
         else:
             layer_product(kernels, h_prev, False, W, a, parallel)
-        if k < L - 1:
-            bias_g_of(act, k, a, b_k(theta, units, b_off, k),
+        if k < L:
+            # h_k = g(a_k + b_k), in place (act's row k - 1 is layer k's g)
+            bias_g_of(act, k - 1, a, b_k(theta, units, b_off, k),
                       kept_g_prime(h_buf, h_off, units, k, r0, r1), parallel)
-            if drops(dropout, k + 1):  # h̃_{k+1} = h_{k+1} ⊙ m / (1 − p)
+            if drops(dropout, k):  # h̃_k = h_k ⊙ m / (1 − p)
                 call_native(kernel_at(kernels, DROPOUT, 0),
-                            (a, layer_input(h_buf, h_off, units, dropout, k + 1, r0, r1), rows,
-                             np.int64(k + 1), dropout))
-        else:
+                            (a, layer_input(h_buf, h_off, units, dropout, k, r0, r1), rows,
+                             np.int64(k), dropout))
+        else:  # ŷ = O(a_L + b_L)
             call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, b_off, k)))
 
 
@@ -368,13 +374,13 @@ def layer_product(kernels, A, a_transposed, B, C, parallel):
 
 @jit
 def kept_g_prime(h_buf, h_off, units, k, r0, r1):
-    """Rows r0:r1 of d = g'(a) of hidden layer k (0-based), for activations that keep it
+    """Rows r0:r1 of d_k = g'(a_k) of hidden layer k = 1..L-1, for activations that keep it
     (``_activations.KEEPS_G_PRIME``): the workspace's d block, laid out as grad a, where
     ``Layout.workspace(keep_g_prime=True)`` made room; else an empty view (g only)."""
     L = h_off.shape[0] - 4
     if h_off[L + 2] < 0:
-        return chunk_rows(h_buf, 0, units[k + 1], 0, 0)
-    return chunk_rows(h_buf, h_off[L + 2] + h_off[k + 1] - h_off[1], units[k + 1], r0, r1)
+        return chunk_rows(h_buf, 0, units[k], 0, 0)
+    return chunk_rows(h_buf, h_off[L + 2] + h_off[k] - h_off[1], units[k], r0, r1)
 
 
 @jit(inline="always")
@@ -408,18 +414,18 @@ def gather_of(X, idx, h0, parallel):
 
 @jit
 def Wt_k(wt, units, k):
-    """View of W_kᵀ (k >= 1, scikit-learn's coefs_[k] transposed) in the ``wt`` workspace, shape
-    (fan_out, fan_in)."""
+    """View of W_kᵀ, k = 2..L (scikit-learn's coefs_[k - 1] transposed), in the ``wt``
+    workspace (W_2ᵀ .. W_Lᵀ one after the other), shape (fan_out, fan_in)."""
     start = 0
-    for q in range(1, k):
-        start += units[q] * units[q + 1]
-    return as_rows(wt[start : start + units[k] * units[k + 1]], units[k + 1], units[k])
+    for q in range(2, k):
+        start += units[q - 1] * units[q]
+    return as_rows(wt[start : start + units[k - 1] * units[k]], units[k], units[k - 1])
 
 
 @jit
 def transpose_weights(theta, units, w_off, wt):
-    """W_kᵀ into ``wt`` for k >= 1, for the gradients to the layers below."""
-    for k in range(1, units.shape[0] - 1):
+    """W_kᵀ into ``wt`` for k = 2..L, for the gradients to the layers below."""
+    for k in range(2, units.shape[0]):
         transpose(W_k(theta, units, w_off, k), Wt_k(wt, units, k))
 
 
@@ -436,25 +442,31 @@ def backward_rows(units, act, kernels, h_buf, h_off, ga_buf, wt, rows, r0, paral
     """
     L = units.shape[0] - 1
     r1 = r0 + rows.shape[0]
-    ga0 = h_off[1]
-    for k in range(L - 1, 0, -1):
-        fan_in, fan_out = units[k], units[k + 1]
-        grad_a = chunk_rows(ga_buf, h_off[k + 1] - ga0, fan_out, r0, r1)
-        grad_a_below = chunk_rows(ga_buf, h_off[k] - ga0, fan_in, r0, r1)
-        layer_product(kernels, grad_a, False, Wt_k(wt, units, k), grad_a_below, parallel)
-        if drops(dropout, k):  # grad h_k = grad h̃_k ⊙ m / (1 − p), in place
+    for k in range(L, 1, -1):
+        grad_a = grad_a_rows(ga_buf, h_off, units, k, r0, r1)
+        # grad h_{k-1} = grad a_k W_kᵀ, written where grad a_{k-1} goes
+        grad_h = grad_a_rows(ga_buf, h_off, units, k - 1, r0, r1)
+        layer_product(kernels, grad_a, False, Wt_k(wt, units, k), grad_h, parallel)
+        if drops(dropout, k - 1):  # grad h_{k-1} = grad h̃_{k-1} ⊙ m / (1 − p), in place
             call_native(kernel_at(kernels, DROPOUT_IN_PLACE, 0),
-                        (grad_a_below, rows, np.int64(k), dropout))
-        g_prime_of(act, k - 1, chunk_rows(h_buf, h_off[k], fan_in, r0, r1),
-                   kept_g_prime(h_buf, h_off, units, k - 1, r0, r1), grad_a_below, parallel)
+                        (grad_h, rows, np.int64(k - 1), dropout))
+        # grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1}), in place (g' from h_{k-1}, or kept d_{k-1})
+        g_prime_of(act, k - 2, chunk_rows(h_buf, h_off[k - 1], units[k - 1], r0, r1),
+                   kept_g_prime(h_buf, h_off, units, k - 1, r0, r1), grad_h, parallel)
 
 
-@jit(inline="always")
+@jit
+def grad_a_rows(ga_buf, h_off, units, k, r0, r1):
+    """Rows r0:r1 of grad a_k, k = 1..L, in the grad a workspace (laid out as h_1 .. h_L)."""
+    return chunk_rows(ga_buf, h_off[k] - h_off[1], units[k], r0, r1)
+
+
+@jit
 def grad_b(part, units, b_off, ga_buf, h_off, k, nb):
     """grad b_k = Σ_n grad a_k[n] over the batch's nb rows, in row order (unscaled)."""
-    fan_out = units[k + 1]
+    fan_out = units[k]
     gb = b_k(part, units, b_off, k)
-    grad_a = chunk_rows(ga_buf, h_off[k + 1] - h_off[1], fan_out, 0, nb)
+    grad_a = grad_a_rows(ga_buf, h_off, units, k, 0, nb)
     for j in range(fan_out):
         gb[j] = part.dtype.type(0)
     for r in range(nb):
@@ -473,13 +485,13 @@ def grad_block(X_csr, idx, h_buf, h_off, ga_buf, parts, units, w_off, b_off, ker
     block computes it."""
     nb = idx.shape[0]
     part = parts[0]
-    grad_a = chunk_rows(ga_buf, h_off[k + 1] - h_off[1], units[k + 1], 0, nb)
+    grad_a = grad_a_rows(ga_buf, h_off, units, k, 0, nb)
     gW = W_k(part, units, w_off, k)
-    if k == 0 and X_csr is not None:
+    if k == 1 and X_csr is not None:
         _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], idx, grad_a, gW, i0, i1)
     else:
         call_native(kernel_at(kernels, PRODUCT, 0),
-                    (layer_input(h_buf, h_off, units, dropout, k, 0, nb), True, grad_a, gW,
+                    (layer_input(h_buf, h_off, units, dropout, k - 1, 0, nb), True, grad_a, gW,
                      np.int64(i0), np.int64(i1)))
     if i0 == 0:
         grad_b(part, units, b_off, ga_buf, h_off, k, nb)
@@ -505,7 +517,7 @@ def unit_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, stats, units, w_o
     forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, r0, X_csr,
                   parallel, dropout)
     y_hat = chunk_rows(h_buf, h_off[L], units[L], r0, r1)
-    ga_L = chunk_rows(ga_buf, h_off[L] - h_off[1], units[L], r0, r1)
+    ga_L = grad_a_rows(ga_buf, h_off, units, L, r0, r1)
     # stats[r0 + r] = loss of row r (weighted and added up in batch_data_term), and grad a_L
     call_native(kernel_at(kernels, LOSS, 0), (Y, sw, rows, y_hat, ga_L, loss_param, stats, r0))
     if n > 0:
@@ -535,15 +547,16 @@ def chunk_rows_parallel(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, 
     idx = sample_idx[start:stop]
     nb = idx.shape[0]
     part = parts[0]
-    for k in range(units.shape[0] - 2, -1, -1):
-        grad_a = chunk_rows(ga_buf, h_off[k + 1] - h_off[1], units[k + 1], 0, nb)
-        gW = W_k(part, units, w_off, k)
-        h_prev = layer_input(h_buf, h_off, units, dropout, k, 0, nb)
-        if k == 0:
-            first_layer_grad_W(kernels, X_csr, idx, h_prev, grad_a, gW, True)
-        else:
-            layer_product(kernels, h_prev, True, grad_a, gW, True)
+    for k in range(units.shape[0] - 1, 1, -1):  # grad W_k = h_{k-1}ᵀ grad a_k, k = L..2
+        layer_product(kernels, layer_input(h_buf, h_off, units, dropout, k - 1, 0, nb), True,
+                      grad_a_rows(ga_buf, h_off, units, k, 0, nb), W_k(part, units, w_off, k),
+                      True)
         grad_b(part, units, b_off, ga_buf, h_off, k, nb)
+    # grad W_1 = h_0ᵀ grad a_1, or X[idx]ᵀ grad a_1 for sparse input
+    first_layer_grad_W(kernels, X_csr, idx, chunk_rows(h_buf, h_off[0], units[0], 0, nb),
+                       grad_a_rows(ga_buf, h_off, units, 1, 0, nb), W_k(part, units, w_off, 1),
+                       True)
+    grad_b(part, units, b_off, ga_buf, h_off, 1, nb)
 
 
 @jit
@@ -607,7 +620,7 @@ def sum_sq_weights(theta, units, w_off):
     return _sum_sq_span(theta, w_off[0], w_off[0] + n_weights_of(units))
 
 
-@jit(inline="always")
+@jit  # called from the parallel body and the serial loop: compiled once, not inlined twice
 def _phase_item(phase, t, n, per_block, kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta,
                 units, w_off, b_off, act, loss_param, h_buf, h_off, ga_buf, wt, parts, stats,
                 dropout):
@@ -620,7 +633,7 @@ def _phase_item(phase, t, n, per_block, kernels, X, X_csr, Y, sw, sample_idx, st
                      b_off, act, kernels, loss_param, h_buf, h_off, ga_buf, wt, t * nb // n,
                      (t + 1) * nb // n, dropout))
     else:
-        k, i0, i1 = _grad_block_of(units, X_csr is not None, per_block, t)
+        k, i0, i1 = _grad_block_of(units, X_csr is not None, per_block, t)  # W_k's rows
         call_native(kernel_at(kernels, GRAD_BLOCK, 0),
                     (X_csr, sample_idx[start:stop], h_buf, h_off, ga_buf, parts, units, w_off,
                      b_off, kernels, dropout, k, i0, i1))

@@ -45,16 +45,16 @@ def _predict_block(X, X_csr, rows, theta, units, w_off, b_off, act, kernels, r0,
         for r in range(nb):
             for i in range(units[0]):
                 h_prev[r, i] = X[r0 + r, i]
-    for k in range(L):
-        a = chunk_rows(bufs[(k + 1) % 2], 0, units[k + 1], 0, nb)
+    for k in range(1, L + 1):
+        a = chunk_rows(bufs[k % 2], 0, units[k], 0, nb)  # a_k = W_k h_{k-1}
         W = W_k(theta, units, w_off, k)
-        if k == 0:
+        if k == 1:
             first_layer_product(kernels, X_csr, rows[r0:r1], h_prev, W, a, False)
         else:
             layer_product(kernels, h_prev, False, W, a, False)
-        if k < L - 1:  # g only: no d
-            bias_g_serial(act, k, a, b_k(theta, units, b_off, k), a[:0])
-        else:
+        if k < L:  # h_k = g(a_k + b_k), g only: no d (act's row k - 1 is layer k's g)
+            bias_g_serial(act, k - 1, a, b_k(theta, units, b_off, k), a[:0])
+        else:  # ŷ = O(a_L + b_L)
             call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, b_off, k)))
         h_prev = a
     for r in range(nb):  # explicit loops: a slice assignment compiles numba's shape errors

@@ -77,14 +77,15 @@ def test_the_suite_has_batches_that_spread_and_the_two_phases():
 ])
 def test_gradient_blocks_cover_every_row_of_every_layer_once(units, sparse, threads):
     units = np.array(units, dtype=np.int64)
-    seen = [np.zeros(units[1] if k == 0 and sparse else units[k], dtype=int)
-            for k in range(len(units) - 1)]
+    # rows of grad W_k, k = 1..L (columns of the first for sparse input), at seen[k - 1]
+    seen = [np.zeros(units[1] if k == 1 and sparse else units[k - 1], dtype=int)
+            for k in range(1, len(units))]
     n = grad_blocks(units, sparse, threads)
     for t in range(n):
         k, i0, i1 = grad_block_at(units, sparse, threads, t)
-        assert 0 <= i0 < i1
-        seen[k][i0:i1] += 1
-        if i1 < len(seen[k]):  # whole register tiles except at the end
+        assert 1 <= k < len(units) and 0 <= i0 < i1
+        seen[k - 1][i0:i1] += 1
+        if i1 < len(seen[k - 1]):  # whole register tiles except at the end
             assert (i1 - i0) % GRAD_ROWS_MIN == 0
     assert all((s == 1).all() for s in seen)
     assert n >= min(threads, sum(-(-len(s) // GRAD_ROWS_MIN) for s in seen))
