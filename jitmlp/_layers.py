@@ -443,17 +443,13 @@ def product_serial(A, a_transposed, B, C):
 
     The same kernels as ``product``, so the result is bit-identical to it.
     """
-    _check_shapes(A, a_transposed, B, C)
-    if _is_narrow_tn(a_transposed, C):
-        _product_narrow_tn(A, B, C)
-    else:
-        _product_rows(_operand(A, a_transposed), B, C, np.int64(0), C.shape[0])
+    product_span(A, a_transposed, B, C, np.int64(0), np.int64(C.shape[0]))
 
 
 @jit
 def product_span(A, a_transposed, B, C, i0, i1):
     """Rows i0:i1 of C = op(A) @ B on the calling thread: the serial product of the epoch, whole
-    (i0 = 0, i1 = M: the same kernels as ``product_serial``) or one block of C's rows of a
+    (i0 = 0, i1 = M: ``product_serial``) or one block of C's rows of a
     product whose blocks other threads compute (the weight gradients, ``_epoch.schedule``).
     Every element is the same FMA chain either way (a narrow weight gradient is computed
     transposed only whole), so any split gives the same bits."""
