@@ -133,7 +133,7 @@ def _drop_stale_cache(cache_dir: Path) -> None:
 # (tests/test_cache_stamp.py checks the list against the sources).
 KERNEL_SOURCES = ("_activations.py", "_config.py", "_dropout.py", "_elementary.py", "_epoch.py",
                   "_layers.py", "_native.py", "_optimizers.py", "_outputs.py", "_predict.py",
-                  "_shuffle.py", "_simd.py", "_sparse.py", "_views.py")
+                  "_records.py", "_shuffle.py", "_simd.py", "_sparse.py", "_views.py")
 _CACHE_DIR = _cache_dir()
 CACHE = _CACHE_DIR is not None
 if CACHE:

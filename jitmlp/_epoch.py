@@ -280,6 +280,13 @@ def schedule(nb, units, n_threads, sparse=False):
 # Dense input comes with X_csr None, sparse input with X_csr = (data, indices, indptr). numba
 # prunes an ``X_csr is None`` branch by the argument's type when it compiles the caller (through
 # inlined calls too), so a fit on dense input never compiles the sparse kernels (and the reverse).
+# That pruning reads a kernel's own arguments only: X_csr is one, beside the ``Data`` record.
+#
+# The kernels (the functions compiled on their own and called through ``_native``, and the entry
+# points) take the records of ``_records``: ``net`` the Network, ``data`` the Data, ``work`` the
+# Workspace, ``step`` the optimizer's Step; ``dropout`` is the record of ``_dropout`` (rates,
+# seed, epoch). The small helpers they call take the few arrays they read: a record passed to a
+# function numba compiles on its own is every member array passed (and reference-counted).
 
 
 @jit(inline="always")
@@ -322,18 +329,19 @@ def layer_input(h_buf, h_off, units, dropout, k, r0, r1):
 
 
 @jit(inline="always")
-def forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, r0, X_csr,
-                  parallel, dropout):
+def forward_chunk(kernels, X_csr, rows, theta, net, work, r0, parallel, dropout):
     """Forward pass of the samples ``rows`` (indices into X), rows r0.. of the batch's
     workspace; leaves ŷ in their rows of h_L.
 
-    ``act`` is the network's ``g_kernels`` table (``_activations``), ``kernels`` the epoch's
-    (O is its BIAS_O row). A hidden layer with a dropout rate in ``dropout`` (the record of
-    ``_dropout``) also writes h̃_k into the workspace's h̃ block (``layer_input``).
+    ``net.act`` is the network's ``g_kernels`` table (``_activations``), ``kernels`` the
+    epoch's (O is its BIAS_O row). A hidden layer with a dropout rate in ``dropout`` (the
+    record of ``_dropout``) also writes h̃_k into the workspace's h̃ block (``layer_input``).
 
     Dense input (X_csr is None) has been gathered into h_0; sparse input (X_csr = (data, indices,
     indptr)) is read from its stored non-zeros by the first layer directly.
     """
+    units, w_off, b_off, act = net.units, net.w_off, net.b_off, net.act
+    h_buf, h_off = work.h_buf, work.h_off
     L = units.shape[0] - 1
     r1 = r0 + rows.shape[0]
     for k in range(1, L + 1):
@@ -430,7 +438,7 @@ def transpose_weights(theta, units, w_off, wt):
 
 
 @jit(inline="always")
-def backward_rows(units, act, kernels, h_buf, h_off, ga_buf, wt, rows, r0, parallel, dropout):
+def backward_rows(kernels, rows, net, work, r0, parallel, dropout):
     """The row-local part of the backward pass of the samples ``rows`` (rows r0.. of the
     workspace): from grad a_L down to grad a_1,
 
@@ -438,8 +446,10 @@ def backward_rows(units, act, kernels, h_buf, h_off, ga_buf, wt, rows, r0, paral
 
     Below a hidden layer k that drops units, grad h_k is grad h̃_k ⊙ m_k / (1 − p_k), the
     forward mask computed again (``_dropout``), before g'. The weight gradients, sums over all
-    of the batch's rows, follow in ``weight_grads`` or ``grad_block``.
+    of the batch's rows, follow in ``chunk_rows_parallel`` or ``grad_block``.
     """
+    units, act = net.units, net.act
+    h_buf, h_off, ga_buf, wt = work.h_buf, work.h_off, work.ga_buf, work.wt
     L = units.shape[0] - 1
     r1 = r0 + rows.shape[0]
     for k in range(L, 1, -1):
@@ -476,17 +486,17 @@ def grad_b(part, units, b_off, ga_buf, h_off, k, nb):
 
 
 @jit
-def grad_block(X_csr, idx, h_buf, h_off, ga_buf, parts, units, w_off, b_off, kernels, dropout, k,
-               i0, i1):
+def grad_block(kernels, X_csr, idx, net, work, dropout, k, i0, i1):
     """Rows i0:i1 of grad W_k = h_{k-1}ᵀ grad a_k over all of the batch's rows ``idx`` (for
     sparse input's first layer, X[idx]ᵀ grad a_1's columns i0:i1), into parts[0]; with the
     block at i0 = 0 also grad b_k. Unscaled sums: ``update_theta`` or ``reduce_chunks`` adds
     the L2 term and divides. Every element is its FMA chain over the rows in order, whichever
     block computes it."""
+    units, h_buf, h_off, ga_buf = net.units, work.h_buf, work.h_off, work.ga_buf
     nb = idx.shape[0]
-    part = parts[0]
+    part = work.parts[0]
     grad_a = grad_a_rows(ga_buf, h_off, units, k, 0, nb)
-    gW = W_k(part, units, w_off, k)
+    gW = W_k(part, units, net.w_off, k)
     if k == 1 and X_csr is not None:
         _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], idx, grad_a, gW, i0, i1)
     else:
@@ -494,59 +504,56 @@ def grad_block(X_csr, idx, h_buf, h_off, ga_buf, parts, units, w_off, b_off, ker
                     (layer_input(h_buf, h_off, units, dropout, k - 1, 0, nb), True, grad_a, gW,
                      np.int64(i0), np.int64(i1)))
     if i0 == 0:
-        grad_b(part, units, b_off, ga_buf, h_off, k, nb)
+        grad_b(part, units, net.b_off, ga_buf, h_off, k, nb)
 
 
 @jit(inline="always")
-def unit_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, stats, units, w_off, b_off, act,
-              kernels, loss_param, h_buf, h_off, ga_buf, wt, r0, r1, parallel, dropout):
+def unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, parallel, dropout):
     """Forward, loss and grad a of every layer for rows r0:r1 of the batch: the row-local work,
     the unit of the first parallel phase.
 
-    The batch is samples sample_idx[start:stop]; the unit writes rows r0:r1 of every layer's
-    block of the workspace, and the rows' losses into stats[r0:r1]. W_kᵀ is in ``wt`` already
+    The batch is samples idx (into X); the unit writes rows r0:r1 of every layer's block of the
+    workspace, and the rows' losses into stats[r0:r1]. W_kᵀ is in ``work.wt`` already
     (``transpose_weights``). ``parallel`` (a constant in each kernel below) picks the serial
     kernels or the row-parallel ones (for a batch that runs as one pass). Both give the same
-    bits. ``dropout`` is the record of ``_dropout`` (rates, seed, epoch).
+    bits.
     """
-    rows = sample_idx[start + r0 : start + r1]
+    units, h_buf, h_off = net.units, work.h_buf, work.h_off
+    rows = idx[r0:r1]
     n = r1 - r0
     L = units.shape[0] - 1
     if X_csr is None:  # dense input: h_0 = X[rows]; sparse input is read where it is stored
-        gather_of(X, rows, chunk_rows(h_buf, h_off[0], units[0], r0, r1), parallel)
-    forward_chunk(theta, units, w_off, b_off, act, kernels, h_buf, h_off, rows, r0, X_csr,
-                  parallel, dropout)
+        gather_of(data.X, rows, chunk_rows(h_buf, h_off[0], units[0], r0, r1), parallel)
+    forward_chunk(kernels, X_csr, rows, theta, net, work, r0, parallel, dropout)
     y_hat = chunk_rows(h_buf, h_off[L], units[L], r0, r1)
-    ga_L = grad_a_rows(ga_buf, h_off, units, L, r0, r1)
+    ga_L = grad_a_rows(work.ga_buf, h_off, units, L, r0, r1)
     # stats[r0 + r] = loss of row r (weighted and added up in batch_data_term), and grad a_L
-    call_native(kernel_at(kernels, LOSS, 0), (Y, sw, rows, y_hat, ga_L, loss_param, stats, r0))
+    call_native(kernel_at(kernels, LOSS, 0),
+                (data.Y, data.sw, rows, y_hat, ga_L, net.loss_param, work.stats, r0))
     if n > 0:
-        backward_rows(units, act, kernels, h_buf, h_off, ga_buf, wt, rows, r0, parallel, dropout)
+        backward_rows(kernels, rows, net, work, r0, parallel, dropout)
 
 
 # The compiled row unit and the row-parallel batch. Their callers call them through their
 # addresses (``_native``), so each is compiled once; the row-parallel one only for fits with
 # batches large enough for it.
 @jit
-def chunk(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off, b_off, act,
-          kernels, loss_param, h_buf, h_off, ga_buf, wt, r0, r1, dropout):
-    """``unit_body`` of rows r0:r1 with the serial kernels (``parts`` unused)."""
-    unit_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, stats, units, w_off, b_off, act,
-              kernels, loss_param, h_buf, h_off, ga_buf, wt, r0, r1, False, dropout)
+def chunk(kernels, data, X_csr, idx, theta, net, work, r0, r1, dropout):
+    """``unit_body`` of rows r0:r1 of the batch ``idx`` with the serial kernels."""
+    unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, False, dropout)
 
 
 @jit
-def chunk_rows_parallel(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units,
-                        w_off, b_off, act, kernels, loss_param, h_buf, h_off, ga_buf, wt, r0, r1,
-                        dropout):
-    """The whole batch (r0 = 0, r1 = nb) with the layer products and activations splitting
-    rows over threads: W_kᵀ, ``unit_body``, then the weight gradients product by product."""
-    transpose_weights(theta, units, w_off, wt)
-    unit_body(X, X_csr, Y, sw, sample_idx, start, stop, theta, stats, units, w_off, b_off, act,
-              kernels, loss_param, h_buf, h_off, ga_buf, wt, r0, r1, True, dropout)
-    idx = sample_idx[start:stop]
+def chunk_rows_parallel(kernels, data, X_csr, idx, theta, net, work, r0, r1, dropout):
+    """The whole batch ``idx`` (r0 = 0, r1 = nb) with the layer products and activations
+    splitting rows over threads: W_kᵀ, ``unit_body``, then the weight gradients product by
+    product."""
+    units, w_off, b_off = net.units, net.w_off, net.b_off
+    h_buf, h_off, ga_buf = work.h_buf, work.h_off, work.ga_buf
+    transpose_weights(theta, units, w_off, work.wt)
+    unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, True, dropout)
     nb = idx.shape[0]
-    part = parts[0]
+    part = work.parts[0]
     for k in range(units.shape[0] - 1, 1, -1):  # grad W_k = h_{k-1}ᵀ grad a_k, k = L..2
         layer_product(kernels, layer_input(h_buf, h_off, units, dropout, k - 1, 0, nb), True,
                       grad_a_rows(ga_buf, h_off, units, k, 0, nb), W_k(part, units, w_off, k),
@@ -560,15 +567,16 @@ def chunk_rows_parallel(X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, 
 
 
 @jit
-def _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, p0, p1):
-    """grad[p0:p1] = (Σ_c parts[c] + α θ) / Σw (no α term for biases), chunks added in order."""
+def _reduce_span(theta, work, n_weights, alpha_t, sw_sum_t, p0, p1):
+    """grad[p0:p1] = (Σ_c parts[c] + α θ) / Σw (no α term for biases), parts added in order."""
+    grad, parts = work.grad, work.parts
     # unsigned indices into the whole arrays, no views: see _optimizers.adam_span
     u0, u1 = np.uint64(p0), np.uint64(p1)
     u_w = np.uint64(min(p1, max(p0, n_weights)))  # θ[p0:u_w] are weights
     first = parts[0]
     for p in range(u0, u1):
         grad[p] = first[p]
-    for c in range(1, n_chunks):
+    for c in range(1, parts.shape[0]):
         part = parts[c]
         for p in range(u0, u1):
             grad[p] += part[p]
@@ -579,18 +587,19 @@ def _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, p0,
 
 
 @jit_parallel
-def reduce_chunks(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum):
-    """grad = (Σ_c parts[c] + α W) / Σw, chunks added in order 0, 1, ...; biases get no α term."""
+def reduce_chunks(theta, work, n_weights, alpha, sw_sum):
+    """work.grad = (Σ_c parts[c] + α W) / Σw, parts added in order 0, 1, ...; biases get no α
+    term."""
     T = theta.dtype.type
     alpha_t, sw_sum_t = T(alpha), T(sw_sum)
     n = theta.shape[0]
-    if n * n_chunks >= PARALLEL_MIN_ELEMENTS:
+    if n * work.parts.shape[0] >= PARALLEL_MIN_ELEMENTS:
         step = 4096
         for blk in prange((n + step - 1) // step):
-            _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, blk * step,
+            _reduce_span(theta, work, n_weights, alpha_t, sw_sum_t, blk * step,
                          min(n, (blk + 1) * step))
     else:
-        _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, 0, n)
+        _reduce_span(theta, work, n_weights, alpha_t, sw_sum_t, 0, n)
 
 
 @jit
@@ -621,32 +630,29 @@ def sum_sq_weights(theta, units, w_off):
 
 
 @jit  # called from the parallel body and the serial loop: compiled once, not inlined twice
-def _phase_item(phase, t, n, per_block, kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta,
-                units, w_off, b_off, act, loss_param, h_buf, h_off, ga_buf, wt, parts, stats,
-                dropout):
-    """Item t of n of a UNITS (or SERIAL) batch's phase: row unit t (phase 0, ``chunk``), or
-    block t of the weight gradients (phase 1, ``grad_block``)."""
-    if phase == 0:
-        nb = stop - start
+def _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase, t):
+    """Item t of a UNITS (or SERIAL) batch's phase ``phase`` = (which, its item count n, work
+    per gradient block): row unit t of n (which 0, ``chunk``), or block t of the weight
+    gradients (which 1, ``grad_block``)."""
+    which, n, per_block = phase
+    if which == 0:
+        nb = idx.shape[0]
         call_native(kernel_at(kernels, CHUNK, 0),
-                    (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off,
-                     b_off, act, kernels, loss_param, h_buf, h_off, ga_buf, wt, t * nb // n,
-                     (t + 1) * nb // n, dropout))
+                    (kernels, data, X_csr, idx, theta, net, work, t * nb // n, (t + 1) * nb // n,
+                     dropout))
     else:
-        k, i0, i1 = _grad_block_of(units, X_csr is not None, per_block, t)  # W_k's rows
+        k, i0, i1 = _grad_block_of(net.units, X_csr is not None, per_block, t)  # W_k's rows
         call_native(kernel_at(kernels, GRAD_BLOCK, 0),
-                    (X_csr, sample_idx[start:stop], h_buf, h_off, ga_buf, parts, units, w_off,
-                     b_off, kernels, dropout, k, i0, i1))
+                    (kernels, X_csr, idx, net, work, dropout, k, i0, i1))
 
 
 @jit(inline="always")  # inlined into the two (parallel) callers: no library of its own to link
-def batch_data_term(kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, units, w_off,
-                    b_off, act, out, loss_param, h_buf, h_off, ga_buf, wt, parts, stats, dropout):
-    """Forward and backward of one minibatch: its gradient sums into parts[0].
+def batch_data_term(kernels, data, X_csr, idx, theta, net, work, dropout):
+    """Forward and backward of one minibatch, the samples ``idx``: its gradient sums into
+    parts[0].
 
-    The minibatch is samples sample_idx[start:stop]. Returns (Σ_n w_n·loss_n, Σ_n w_n, 1: the
-    number of partial sums in ``parts``). X is dense (n, n_features) with X_csr None, or X is
-    empty and X_csr holds the CSR (data, indices, indptr) of the input. ``kernels`` is
+    Returns (Σ_n w_n·loss_n, Σ_n w_n). X (``data.X``) is dense (n, n_features) with X_csr None,
+    or X is empty and X_csr holds the CSR (data, indices, indptr) of the input. ``kernels`` is
     ``chunk_kernels_of`` these arguments.
 
     What fixes the bits: every sum over the batch's rows (grad W_k, grad b_k, the loss, Σw) is
@@ -654,52 +660,51 @@ def batch_data_term(kernels, X, X_csr, Y, sw, sample_idx, start, stop, theta, un
     threads (``schedule``): in the UNITS regime the row-local work runs as one unit of rows per
     thread, then the weight gradients as blocks of their rows, each phase one parallel region.
     """
-    nb = stop - start
+    nb = idx.shape[0]
+    units = net.units
     L = units.shape[0] - 1
     regime = regime_of(nb, units)
     if regime == ROWS_PARALLEL:
         call_native(kernel_at(kernels, CHUNK_ROWS_PARALLEL, 0),
-                    (X, X_csr, Y, sw, sample_idx, start, stop, theta, parts, stats, units, w_off,
-                     b_off, act, kernels, loss_param, h_buf, h_off, ga_buf, wt, np.int64(0),
-                     np.int64(nb), dropout))
+                    (kernels, data, X_csr, idx, theta, net, work, np.int64(0), np.int64(nb),
+                     dropout))
     else:
         n_threads = get_num_threads() if regime == UNITS else 1
-        transpose_weights(theta, units, w_off, wt)
+        transpose_weights(theta, units, net.w_off, work.wt)
         sparse = X_csr is not None
         per_block = _grad_per_block(units, sparse, n_threads)
         counts = (row_units(nb, units, n_threads), _grad_count(units, sparse, per_block))
         # phase 0: the row units; phase 1: the blocks of the weight gradients. One prange for
         # both (one parallel body to compile), run once per phase.
-        for phase in range(2):
-            n = counts[phase]
+        for which in range(2):
+            n = counts[which]
+            phase = (np.int64(which), n, per_block)
             if n_threads > 1 and n > 1:
                 for t in prange(n):
-                    _phase_item(phase, np.int64(t), n, per_block, kernels, X, X_csr, Y, sw,
-                                sample_idx, start, stop, theta, units, w_off, b_off, act,
-                                loss_param, h_buf, h_off, ga_buf, wt, parts, stats, dropout)
+                    _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase,
+                                np.int64(t))
             else:
                 for t in range(n):
-                    _phase_item(phase, np.int64(t), n, per_block, kernels, X, X_csr, Y, sw,
-                                sample_idx, start, stop, theta, units, w_off, b_off, act,
-                                loss_param, h_buf, h_off, ga_buf, wt, parts, stats, dropout)
+                    _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase,
+                                np.int64(t))
     data_loss = 0.0
     sw_sum = 0.0
+    stats, sw = work.stats, data.sw
     for r in range(nb):
-        w = float(sw[sample_idx[start + r]])
+        w = float(sw[idx[r]])
         data_loss += w * stats[r]
         sw_sum += w
-    if out == O_IDENTITY or out == O_HUBER:  # (MEAN_OVER_OUTPUTS)
+    if net.out == O_IDENTITY or net.out == O_HUBER:  # (MEAN_OVER_OUTPUTS)
         data_loss /= units[L]  # scikit-learn reports the squared error averaged over outputs
-    return data_loss, sw_sum, 1
+    return data_loss, sw_sum
 
 
-def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, act, out, loss_param,
-                     h_buf, h_off, ga_buf, wt, parts, stats, batch_sizes, rows_parallel=False,
+def chunk_kernels_of(data, X_csr, sample_idx, theta, net, work, batch_sizes, rows_parallel=False,
                      dropout=None, large=False):
     """The ``kernels`` table of ``run_epoch`` or ``batch_loss_and_grad`` for these arguments and
     batches of ``batch_sizes`` rows: the output function's and the loss's (``_outputs``, of
-    output code ``out``), the row unit and the weight-gradient block (rows BIAS_O, LOSS, CHUNK,
-    GRAD_BLOCK, PRODUCT), and the row-parallel batch (CHUNK_ROWS_PARALLEL).
+    output code ``net.out``), the row unit and the weight-gradient block (rows BIAS_O, LOSS,
+    CHUNK, GRAD_BLOCK, PRODUCT), and the row-parallel batch (CHUNK_ROWS_PARALLEL).
 
     The row-parallel batch is compiled only where one of the batches runs row-parallel (or
     with ``rows_parallel``: ``jitmlp.precompile``); elsewhere the row unit stands in for it
@@ -709,21 +714,22 @@ def chunk_kernels_of(X, X_csr, Y, sw, sample_idx, theta, units, w_off, b_off, ac
     where one of its rates is > 0, and the workspace must then have room for h̃
     (``Layout.workspace(dropout=True)``).
     """
+    units = net.units
     if dropout is None:
         dropout = no_dropout(units)
     drop = bool((dropout[RATES:] > 0).any())
-    if drop and h_off[-1] < 0:
+    if drop and work.h_off[-1] < 0:
         raise ValueError("a fit with dropout needs a workspace with room for the dropped "
                          "activations: Layout.workspace(..., dropout=True)")
-    kernels = _kernel_table(theta.dtype, out)
+    kernels = _kernel_table(theta.dtype, net.out)
     a = np.empty((1, 1), theta.dtype)
-    kernels[LOSS] = address_of(O_KERNELS[out][1],
-                               (Y, sw, sample_idx[:0], a, a, loss_param, stats, 0))
-    args = (X, X_csr, Y, sw, sample_idx, 0, 0, theta, parts, stats, units, w_off, b_off, act,
-            kernels, loss_param, h_buf, h_off, ga_buf, wt, 0, 0, dropout)
+    kernels[LOSS] = address_of(O_KERNELS[net.out][1],
+                               (data.Y, data.sw, sample_idx[:0], a, a, net.loss_param, work.stats,
+                                0))
+    args = (kernels, data, X_csr, sample_idx, theta, net, work, 0, 0, dropout)
     kernels[CHUNK] = kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk, args)
-    kernels[GRAD_BLOCK] = address_of(grad_block, (X_csr, sample_idx, h_buf, h_off, ga_buf, parts,
-                                                  units, w_off, b_off, kernels, dropout, 0, 0, 0))
+    kernels[GRAD_BLOCK] = address_of(grad_block,
+                                     (kernels, X_csr, sample_idx, net, work, dropout, 0, 0, 0))
     if drop:
         rows = sample_idx[:0]
         kernels[DROPOUT] = address_of(dropout_rows, (a, a, rows, 0, dropout))
@@ -767,51 +773,54 @@ def _kernel_table(dtype, out):
 
 
 @jit_parallel
-def batch_loss_and_grad(kernels, X, X_csr, Y, sw, idx, theta, grad, units, w_off, b_off, act, out,
-                        loss_param, alpha, h_buf, h_off, ga_buf, wt, parts, stats, dropout):
-    """Loss of one minibatch (scikit-learn's definition) and its gradient into ``grad``, with
-    the dropout masks of ``dropout`` (``_dropout.record``; rates 0: none)."""
-    data_loss, sw_sum, n_chunks = batch_data_term(kernels, X, X_csr, Y, sw, idx, 0,
-                                                  idx.shape[0], theta, units, w_off, b_off, act,
-                                                  out, loss_param, h_buf, h_off, ga_buf, wt,
-                                                  parts, stats, dropout)
-    reduce_chunks(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum)
-    return data_loss / sw_sum + 0.5 * alpha * sum_sq_weights(theta, units, w_off) / sw_sum
+def batch_loss_and_grad(kernels, data, X_csr, idx, theta, net, work, alpha, dropout):
+    """Loss of one minibatch, the samples ``idx`` (scikit-learn's definition), and its gradient
+    into ``work.grad``, with the dropout masks of ``dropout`` (``_dropout.record``; rates 0:
+    none)."""
+    data_loss, sw_sum = batch_data_term(kernels, data, X_csr, idx, theta, net, work, dropout)
+    reduce_chunks(theta, work, net.b_off[0], alpha, sw_sum)
+    return data_loss / sw_sum + 0.5 * alpha * sum_sq_weights(theta, net.units,
+                                                              net.w_off) / sw_sum
 
 
 @jit
-def _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver, eta, mu,
-                  nesterov, b1, b2, eps, state_1, state_2, penalty, blk, reduce, step, scale,
-                  keep):
-    """One block of ``update_theta``: ``reduce`` the chunks' sums into grad (and ‖W‖² of θ
-    before the step into penalty[blk]), then ``step``; or, in clipping's first pass (reduce
-    without step), the block's ‖grad‖² into penalty[n_blocks + blk]. ``scale`` (clipping) and
-    ``keep`` (1 − η·λ, weight decay) of 1 touch nothing."""
+def _update_block(theta, work, n_weights, step, t, sw_sum, blk, reduce, update, scale):
+    """One block of ``update_theta``: ``reduce`` the parts' sums into grad (and ‖W‖² of θ
+    before the step into penalty[blk]), then ``update`` (the optimizer's step); or, in
+    clipping's first pass (reduce without update), the block's ‖grad‖² into
+    penalty[n_blocks + blk]. ``scale`` (clipping) of 1 touches nothing, nor weight decay of 0.
+
+    The step's constants are taken in θ's dtype (η: Adam's bias-corrected step size at time
+    step t, or SGD's learning rate)."""
+    T = theta.dtype.type
+    grad, penalty = work.grad, work.penalty
     n = theta.shape[0]
     p0 = blk * UPDATE_BLOCK
     p1 = min(n, p0 + UPDATE_BLOCK)
     p_w = min(p1, max(p0, n_weights))  # θ[p0:p_w] are weights
     if reduce:
         penalty[blk] = _sum_sq_span(theta, p0, p_w)  # θ before the step
-        _reduce_span(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, p0, p1)
-    if not step:
+        _reduce_span(theta, work, n_weights, T(step.alpha), T(sw_sum), p0, p1)
+    if not update:
         penalty[(n + UPDATE_BLOCK - 1) // UPDATE_BLOCK + blk] = _sum_sq_span(grad, p0, p1)
         return
     if scale != 1:
         scale_span(grad, scale, p0, p1)
+    keep = T(1.0 - step.learning_rate * step.weight_decay)
     if keep != 1:  # decoupled: the weights shrink apart from the gradient step
         scale_span(theta, keep, p0, p_w)
-    if solver == ADAM:
-        adam_span(theta, grad, state_1, state_2, b1, b2, eta, eps, p0, p1)
+    if step.solver == ADAM:
+        eta = T(adam_step_size(t, step.learning_rate, step.beta_1, step.beta_2))
+        adam_span(theta, grad, step.state_1, step.state_2, T(step.beta_1), T(step.beta_2), eta,
+                  T(step.epsilon), p0, p1)
     else:
-        sgd_span(theta, grad, state_1, mu, eta, nesterov, p0, p1)
+        sgd_span(theta, grad, step.state_1, T(step.momentum), T(step.learning_rate),
+                 step.nesterov, p0, p1)
 
 
 @jit_parallel
-def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver, learning_rate,
-                 momentum, nesterov, beta_1, beta_2, epsilon, state_1, state_2, t, penalty,
-                 controls):
-    """grad θ from the chunks' sums, then one optimizer step, in one pass over θ (two with
+def update_theta(theta, net, work, step, t, sw_sum):
+    """grad θ from the parts' sums, then one optimizer ``step``, in one pass over θ (two with
     gradient clipping).
 
     Block by block (fixed blocks of UPDATE_BLOCK elements, spread over threads): ‖W‖² of the
@@ -819,40 +828,34 @@ def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver,
     optimizer's state (Adam at time step t, or SGD). Returns ‖W‖² (float64), the block sums
     added in block order, so it does not depend on the thread count.
 
-    ``controls`` (``_optimizers.StepControls``): with clipping on, a first pass reduces the
-    gradient and sums ‖grad θ‖² (L2 term included) per block, added in block order; the second
-    pass multiplies grad by min(1, max_grad_norm/‖grad θ‖) and steps. With weight decay λ > 0
-    the weights (not the biases) are multiplied by 1 − learning_rate·λ before the step.
-    ``penalty`` holds two float64 per block (``Layout.workspace``); only the first half is
-    used without clipping.
+    With clipping on (``step.max_grad_norm`` < inf), a first pass reduces the gradient and sums
+    ‖grad θ‖² (L2 term included) per block, added in block order; the second pass multiplies
+    grad by min(1, max_grad_norm/‖grad θ‖) and steps. With weight decay λ > 0 the weights (not
+    the biases) are multiplied by 1 − learning_rate·λ before the step. ``work.penalty`` holds
+    two float64 per block (``Layout.workspace``); only the first half is used without
+    clipping.
     """
     T = theta.dtype.type
-    eta = T(adam_step_size(t, learning_rate, beta_1, beta_2) if solver == ADAM else learning_rate)
-    alpha_t, sw_sum_t = T(alpha), T(sw_sum)
-    mu, b1, b2, eps = T(momentum), T(beta_1), T(beta_2), T(epsilon)
-    keep = T(1.0 - learning_rate * controls.weight_decay)
-    clip = controls.max_grad_norm < np.inf
+    n_weights = net.b_off[0]
+    clip = step.max_grad_norm < np.inf
     n = theta.shape[0]
     n_blocks = (n + UPDATE_BLOCK - 1) // UPDATE_BLOCK
+    penalty = work.penalty
     scale = T(1)
     for phase in range(0 if clip else 1, 2):  # 0: clipping's norm pass; 1: the step
-        step = phase == 1
-        reduce = not (clip and step)
+        update = phase == 1
+        reduce = not (clip and update)
         if n >= UPDATE_PARALLEL_MIN:
             for blk in prange(n_blocks):
-                _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver,
-                              eta, mu, nesterov, b1, b2, eps, state_1, state_2, penalty, blk,
-                              reduce, step, scale, keep)
+                _update_block(theta, work, n_weights, step, t, sw_sum, blk, reduce, update, scale)
         else:
             for blk in range(n_blocks):
-                _update_block(theta, grad, parts, n_chunks, n_weights, alpha_t, sw_sum_t, solver,
-                              eta, mu, nesterov, b1, b2, eps, state_1, state_2, penalty, blk,
-                              reduce, step, scale, keep)
-        if not step:
+                _update_block(theta, work, n_weights, step, t, sw_sum, blk, reduce, update, scale)
+        if not update:
             grad_sq = 0.0
             for blk in range(n_blocks):
                 grad_sq += penalty[n_blocks + blk]
-            scale = T(clip_factor(grad_sq, controls.max_grad_norm))
+            scale = T(clip_factor(grad_sq, step.max_grad_norm))
     total = 0.0
     for blk in range(n_blocks):
         total += penalty[blk]
@@ -860,34 +863,28 @@ def update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver,
 
 
 @jit_parallel
-def run_epoch(kernels, X, X_csr, Y, sw, sample_idx, theta, grad, units, w_off, b_off, act,
-              out, loss_param, alpha, batch_size, solver, learning_rate, momentum, nesterov, beta_1,
-              beta_2, epsilon, state_1, state_2, t, h_buf, h_off, ga_buf, wt, parts, stats, penalty,
-              accumulated_loss, controls, dropout):
-    """A pass over the samples in ``sample_idx`` order, updating θ after every minibatch.
+def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accumulated_loss,
+              dropout):
+    """A pass over the samples in ``sample_idx`` order, updating θ after every minibatch of
+    ``step.batch_size`` rows.
 
-    state_1/state_2 are the optimizer's arrays (Adam: m, v; SGD: velocity and unused), t is
-    Adam's update count; ``controls`` the step's clipping and weight decay
-    (``_optimizers.StepControls``); ``kernels`` is ``chunk_kernels_of`` these arguments;
-    ``dropout`` the record of ``_dropout`` (the rates, the seed and this epoch's number).
-    Returns (accumulated_loss + Σ batch_loss · batch_size, t) for scikit-learn's loss_.
-    ``sample_idx`` may be a slice of the epoch's order starting at a multiple of batch_size (the
-    driver runs long epochs slice by slice, see ``_estimators._fit_stochastic``); the loss sum
-    carried in keeps its order of additions.
+    ``step`` is the optimizer (``_records.Step``: its hyper-parameters, clipping and weight
+    decay, and its arrays), t is Adam's update count; ``kernels`` is ``chunk_kernels_of`` these
+    arguments; ``dropout`` the record of ``_dropout`` (the rates, the seed and this epoch's
+    number). Returns (accumulated_loss + Σ batch_loss · batch_size, t) for scikit-learn's
+    loss_. ``sample_idx`` may be a slice of the epoch's order starting at a multiple of
+    batch_size (the driver runs long epochs slice by slice, see
+    ``_estimators._fit_stochastic``); the loss sum carried in keeps its order of additions.
     """
     n = sample_idx.shape[0]
-    for start in range(0, n, batch_size):
-        stop = min(n, start + batch_size)
-        data_loss, sw_sum, n_chunks = batch_data_term(kernels, X, X_csr, Y, sw, sample_idx,
-                                                      start, stop, theta, units, w_off, b_off, act,
-                                                      out, loss_param, h_buf, h_off, ga_buf,
-                                                      wt, parts, stats, dropout)
-        if solver == ADAM:
+    alpha = step.alpha
+    for start in range(0, n, step.batch_size):
+        stop = min(n, start + step.batch_size)
+        idx = sample_idx[start:stop]
+        data_loss, sw_sum = batch_data_term(kernels, data, X_csr, idx, theta, net, work, dropout)
+        if step.solver == ADAM:
             t += 1
-        sq = update_theta(theta, grad, parts, n_chunks, b_off[0], alpha, sw_sum, solver,
-                          learning_rate, momentum, nesterov, beta_1, beta_2, epsilon, state_1,
-                          state_2, t, penalty, controls)
+        sq = update_theta(theta, net, work, step, t, sw_sum)
         loss = data_loss / sw_sum + 0.5 * alpha * sq / sw_sum
         accumulated_loss += loss * (stop - start)
     return accumulated_loss, t
-

@@ -39,9 +39,10 @@ from ._dropout import EPOCH, SEED, SEED_BOUND, training_record
 from ._epoch import batch_loss_and_grad, chunk_kernels_of, run_epoch
 from ._loss_curve import validation_loss
 from ._network import Layout
-from ._optimizers import SCHEDULES, OptimizerState, StepControls, check_schedule
+from ._optimizers import SCHEDULES, OptimizerState, check_schedule, step_record
 from ._outputs import output_code
 from ._predict import predict_forward, predict_kernel_of
+from ._records import Data
 from ._shuffle import shuffle_samples
 from ._threads import numba_threads
 
@@ -253,11 +254,12 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                 self.validation_loss_curve_ = None
                 self.best_validation_score_ = None
 
-    def _kernel_args(self, layout, dtype):
-        """(units, w_off, b_off, the g_kernels of the hidden layers, the output code)."""
-        return (layout.units, layout.w_off, layout.b_off,
-                g_kernels(activation_codes(self.activation, layout.n_layers - 1), dtype),
-                output_code(self.out_activation_, self.loss))
+    def _network(self, layout, dtype):
+        """The ``Network`` record of compiled code: the layout, the g_kernels of the hidden
+        layers, the output code and the loss's parameter."""
+        return layout.network(
+            g_kernels(activation_codes(self.activation, layout.n_layers - 1), dtype),
+            output_code(self.out_activation_, self.loss), self._loss_parameter(dtype))
 
     def _loss_parameter(self, dtype) -> float:
         """The loss kernel's parameter: δ of the Huber loss, else the eps that clips
@@ -329,25 +331,21 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         sw = _frozen(np.ones(n, dtype=X.dtype) if sample_weight is None else sample_weight)
         idx = _frozen(np.arange(n, dtype=np.int64))
         X_dense, X_csr = _kernel_input(X, X.dtype)
-        h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(
-            n, X.dtype, keep_g_prime=self._keeps_g_prime(layout))
+        work = layout.workspace(n, X.dtype, keep_g_prime=self._keeps_g_prime(layout))
         theta = np.empty(layout.size, dtype=X.dtype)
-        grad = np.empty(layout.size, dtype=X.dtype)
-        units, w_off, b_off, act, out = self._kernel_args(layout, X.dtype)
-        eps = self._loss_parameter(X.dtype)
+        net = self._network(layout, X.dtype)
+        data = Data(X_dense, y, sw)
         _, dropout = training_record(self, layout.n_layers - 1, stochastic=False)
-        kernel = chunk_kernels_of(X_dense, X_csr, y, sw, idx, theta, units, w_off, b_off, act,
-                                  out, eps, h_buf, h_off, ga_buf, wt, parts, stats, [n])
+        kernel = chunk_kernels_of(data, X_csr, idx, theta, net, work, [n])
 
         iterations = tasks.lbfgs_iterations(layout, X.dtype)
 
         def loss_grad(packed):
             theta[:] = packed
-            loss = batch_loss_and_grad(kernel, X_dense, X_csr, y, sw, idx, theta, grad, units,
-                                       w_off, b_off, act, out, eps, float(self.alpha), h_buf,
-                                       h_off, ga_buf, wt, parts, stats, dropout)
+            loss = batch_loss_and_grad(kernel, data, X_csr, idx, theta, net, work,
+                                       float(self.alpha), dropout)
             iterations.evaluated(loss)
-            return loss, grad.astype(np.float64)
+            return loss, work.grad.astype(np.float64)
 
         iprint = 1 if self.verbose is True or self.verbose >= 1 else -1
         from scipy.optimize import minimize  # only here: lbfgs fits (tests/test_import_graph.py)
@@ -423,17 +421,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
-        grad = np.empty_like(theta)
-        h_off, h_buf, ga_buf, wt, parts, stats, penalty = layout.workspace(
+        work = layout.workspace(
             batch_size, X.dtype, batch_sizes=[batch_size, n_samples % batch_size],
             keep_g_prime=self._keeps_g_prime(layout), dropout=any(rates))
-        units, w_off, b_off, act, out = self._kernel_args(layout, X.dtype)
-        eps = self._loss_parameter(X.dtype)
+        net = self._network(layout, X.dtype)
+        data = Data(X_dense, y_train, sw_train)
         opt = self._optimizer
-        max_grad_norm = np.inf if self.max_grad_norm is None else float(self.max_grad_norm)
-        controls = StepControls(max_grad_norm, float(self.weight_decay))
-        kernel = chunk_kernels_of(X_dense, X_csr, y_train, sw_train, order, theta, units, w_off,
-                                  b_off, act, out, eps, h_buf, h_off, ga_buf, wt, parts, stats,
+        kernel = chunk_kernels_of(data, X_csr, order, theta, net, work,
                                   [batch_size, n_samples % batch_size],
                                   # only with dropout: without, its default is the same zeros
                                   # (and jitmlp.precompile's stand-in takes no keywords)
@@ -456,16 +450,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                     epoch = tasks.epoch(n_calls, flops_per_row * n_samples)
                     dropout[EPOCH] = opt.epoch  # the masks' epoch: partial_fit calls go on
                     accumulated_loss = 0.0
+                    step = step_record(self, opt, batch_size)  # this epoch's η
                     for call, first in enumerate(range(0, n_samples, slice_length)):
                         accumulated_loss, opt.t = run_epoch(
-                            kernel, X_dense, X_csr, y_train, sw_train,
-                            order[first:first + slice_length], theta, grad, units, w_off, b_off,
-                            act, out, eps, float(self.alpha),
-                            batch_size, opt.solver, opt.learning_rate, float(self.momentum),
-                            bool(self.nesterovs_momentum), float(self.beta_1), float(self.beta_2),
-                            float(self.epsilon), opt.state_1, opt.state_2, opt.t, h_buf, h_off,
-                            ga_buf, wt, parts, stats, penalty, accumulated_loss, controls, dropout,
-                        )
+                            kernel, data, X_csr, order[first:first + slice_length], theta, net,
+                            work, step, opt.t, accumulated_loss, dropout)
                         stop = epoch.call_ended(call)  # a callback asks to stop
                         stopped_inside = (bool(sigint) or stop) and first + slice_length < n_samples
                         if stopped_inside:
@@ -600,26 +589,25 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         layout = _layout_of((X.shape[1], *(c.shape[1] for c in self.coefs_)))
         theta = layout.pack(self.coefs_, self.intercepts_, dtype)
         X_dense, X_csr = _kernel_input(X, dtype)
-        units, w_off, b_off, act, out = self._kernel_args(layout, dtype)
+        net = self._network(layout, dtype)
         n = X.shape[0]
         rows = _frozen(np.arange(n))
         # a large X goes in several calls, so that Ctrl-C is seen between them
         step = _slice_length(2.0 * layout.n_weights, PREDICT_BLOCK)
         y_hat = np.empty((n, layout.units[-1]), dtype=dtype)
         # the arguments' types follow from the dtype and dense or sparse input alone
-        key = (dtype, X_csr is None, out)
+        key = (dtype, X_csr is None, net.out)
         kernel = _PREDICT_KERNELS.get(key)
         if kernel is None:
-            kernel = _PREDICT_KERNELS[key] = predict_kernel_of(
-                X_dense, X_csr, rows, theta, units, w_off, b_off, act, out, y_hat)
+            kernel = _PREDICT_KERNELS[key] = predict_kernel_of(X_dense, X_csr, rows, theta, net,
+                                                               y_hat)
         # one block of rows runs on this thread: no thread count to set
         threads = numba_threads(self.n_jobs) if n > PREDICT_BLOCK else contextlib.nullcontext()
         with threads:
             for first in range(0, n, step):
                 part = slice(first, first + step)
                 predict_forward(kernel, X_dense if X_csr is not None else X_dense[part], X_csr,
-                                rows[part], theta, units, w_off, b_off, act, y_hat[part],
-                                PREDICT_BLOCK)
+                                rows[part], theta, net, y_hat[part], PREDICT_BLOCK)
         return y_hat
 
     def __sklearn_tags__(self):

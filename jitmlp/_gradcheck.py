@@ -21,6 +21,7 @@ from ._epoch import batch_loss_and_grad, chunk_kernels_of, sum_sq_weights
 from ._estimators import BaseMultilayerPerceptron, _frozen, _kernel_input
 from ._network import Layout
 from ._outputs import MEAN_OVER_OUTPUTS, output_code
+from ._records import Data
 from ._threads import numba_threads
 
 # gradient elements below this share of the largest are measured against it: there the rounding
@@ -62,27 +63,24 @@ def compiled_objective(layout, X, Y, sample_weight, act, out, alpha, dtype, loss
     n = X.shape[0]
     codes = tuple(act) if np.ndim(act) else (act,) * (layout.n_layers - 1)
     theta = np.empty(layout.size, dtype=dtype)
-    grad = np.empty_like(theta)
     X_dense, X_csr = _kernel_input(X, dtype)
     sw = np.ones(n, dtype=dtype) if sample_weight is None else sample_weight
     Y, sw, idx = _frozen(Y, dtype), _frozen(sw, dtype), _frozen(np.arange(n, dtype=np.int64))
-    shape = (layout.units, layout.w_off, layout.b_off,
-             g_kernels(codes, dtype), out,
-             float(np.finfo(dtype).eps) if loss_param is None else float(loss_param))
+    data = Data(X_dense, Y, sw)
+    net = layout.network(g_kernels(codes, dtype), out,
+                         float(np.finfo(dtype).eps) if loss_param is None else loss_param)
     if dropout is None:
         dropout = record([0.0] * (layout.n_layers - 1))
     dropout = np.array(dropout, dtype=np.float64)
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(
-        n, dtype, keep_g_prime=keeps_g_prime(codes), dropout=bool((dropout[RATES:] > 0).any()))
-    kernel = chunk_kernels_of(X_dense, X_csr, Y, sw, idx, theta, *shape, h_buf, h_off, ga_buf,
-                              wt, parts, stats, [n], dropout=dropout)
+    work = layout.workspace(n, dtype, keep_g_prime=keeps_g_prime(codes),
+                            dropout=bool((dropout[RATES:] > 0).any()))
+    kernel = chunk_kernels_of(data, X_csr, idx, theta, net, work, [n], dropout=dropout)
 
     def objective(values):
         theta[:] = values
-        loss = batch_loss_and_grad(kernel, X_dense, X_csr, Y, sw, idx, theta, grad, *shape,
-                                   float(alpha), h_buf, h_off, ga_buf, wt, parts, stats,
+        loss = batch_loss_and_grad(kernel, data, X_csr, idx, theta, net, work, float(alpha),
                                    dropout)
-        return loss, grad.copy()
+        return loss, work.grad.copy()
 
     return objective
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._config import UPDATE_BLOCK
+from ._records import Network, Workspace
 
 
 @dataclass(frozen=True)
@@ -19,8 +20,8 @@ class Layout:
     """Where each W_k and b_k lives in θ, and where each layer's rows live in the workspaces."""
 
     units: np.ndarray  # [n_features, hidden..., n_outputs], int64
-    w_off: np.ndarray  # start of W_k (fan_in, fan_out), C order, k = 0..L-1
-    b_off: np.ndarray  # start of b_k (fan_out,)
+    w_off: np.ndarray  # w_off[k - 1]: start of W_k (n_{k-1}, n_k), C order, k = 1..L
+    b_off: np.ndarray  # b_off[k - 1]: start of b_k (n_k,)
     size: int  # len(θ)
 
     @classmethod
@@ -31,6 +32,11 @@ class Layout:
         start_b = int(sizes_w.sum())
         b_off = (start_b + np.concatenate(([0], np.cumsum(units[1:])[:-1]))).astype(np.int64)
         return cls(units, w_off, b_off, int(start_b + units[1:].sum()))
+
+    def network(self, act, out, loss_param=0.0) -> Network:
+        """The ``Network`` record of this layout with the hidden layers' g table ``act``, the
+        output code ``out`` and the loss's parameter."""
+        return Network(self.units, self.w_off, self.b_off, act, int(out), float(loss_param))
 
     @property
     def n_weights(self) -> int:
@@ -62,7 +68,8 @@ class Layout:
 
     def workspace(self, n_rows: int, dtype, batch_sizes=None, keep_g_prime=False,
                   dropout=False):
-        """Buffers for batches of up to n_rows samples, allocated once per fit.
+        """Buffers for batches of up to n_rows samples, allocated once per fit: a
+        ``Workspace`` record.
 
         ``batch_sizes`` lists the batch sizes that will occur (default: n_rows). Each buffer
         holds the whole batch, row r of the batch in row r of each layer's block: the threads
@@ -80,6 +87,7 @@ class Layout:
         stats   float64 per row: the weighted loss of the row, added in row order afterwards
         penalty per block of the optimizer step: ‖W‖² of the block, then (gradient clipping) its
                 ‖grad θ‖²; float64, 2 x the blocks
+        grad    grad θ, laid out like θ
         """
         cap = max((nb for nb in (batch_sizes or [n_rows]) if nb > 0), default=1)
         h_off = np.concatenate(([0], np.cumsum(cap * self.units))).astype(np.int64)
@@ -96,4 +104,5 @@ class Layout:
         wt = np.empty(max(1, int((self.units[1:-1] * self.units[2:]).sum())), dtype=dtype)
         stats = np.empty(cap, dtype=np.float64)
         penalty = np.empty(2 * -(-self.size // UPDATE_BLOCK), dtype=np.float64)
-        return h_off, h, grad_a, wt, parts, stats, penalty
+        return Workspace(h_off, h, grad_a, wt, parts, stats, penalty,
+                         np.empty(self.size, dtype=dtype))

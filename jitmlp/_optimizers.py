@@ -7,7 +7,8 @@ of scikit-learn's per-layer arrays. The per-epoch parts (``OptimizerState``: the
 stopping rule, scikit-learn's ``iteration_ends`` and ``trigger_stopping``) run in the Python
 driver between epochs, which passes the current learning rate in.
 
-Two controls beyond scikit-learn act on every step (``StepControls``, both off by default):
+Two controls beyond scikit-learn act on every step (``max_grad_norm`` and ``weight_decay`` of the
+``_records.Step`` record, both off by default):
 clipping by global norm, grad θ ← grad θ · min(1, c/‖grad θ‖), and decoupled weight decay,
 W ← (1 − η·λ)·W before the optimizer's step.
 """
@@ -15,21 +16,16 @@ W ← (1 − η·λ)·W before the optimizer's step.
 from __future__ import annotations
 
 import math
-from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._config import jit
+from ._records import Step
 
 SGD, ADAM = 0, 1
 SOLVERS = {"sgd": SGD, "adam": ADAM}
 
-# The step's run-time controls, one record (numba types it as a tuple of two float64):
-# max_grad_norm  c of gradient clipping, inf = off (the estimator's None)
-# weight_decay   λ of decoupled weight decay, 0 = off
-StepControls = namedtuple("StepControls", ["max_grad_norm", "weight_decay"])
-NO_CONTROLS = StepControls(math.inf, 0.0)
 
 
 @jit
@@ -178,3 +174,14 @@ class OptimizerState:
         if estimator.verbose:
             print(msg + " Setting learning rate to %f" % self.learning_rate)
         return False
+
+
+def step_record(estimator, state: OptimizerState, batch_size: int) -> Step:
+    """The ``Step`` record of compiled code for the next epoch of ``estimator``'s stochastic fit:
+    its hyper-parameters, the schedule's current η and the arrays of ``state``."""
+    max_grad_norm = math.inf if estimator.max_grad_norm is None else estimator.max_grad_norm
+    return Step(state.solver, float(state.learning_rate), float(estimator.momentum),
+                bool(estimator.nesterovs_momentum), float(estimator.beta_1),
+                float(estimator.beta_2), float(estimator.epsilon), float(estimator.alpha),
+                int(batch_size), float(max_grad_norm), float(estimator.weight_decay),
+                state.state_1, state.state_2)

@@ -27,14 +27,15 @@ from ._native import address_of, call_native, kernel_at
 
 
 @jit
-def _predict_block(X, X_csr, rows, theta, units, w_off, b_off, act, kernels, r0, r1, y_hat):
+def _predict_block(kernels, X, X_csr, rows, theta, net, r0, r1, y_hat):
     """y_hat[r0:r1] = ŷ of rows r0:r1 of X (dense), or of samples rows[r0:r1] (CSR in X_csr).
 
     The forward pass of one block of rows with the fit's serial kernels, in two buffers of the
-    block's own used in turn as h_{k-1} and a_k. ``act``: the network's ``g_kernels``;
+    block's own used in turn as h_{k-1} and a_k. ``net``: the ``Network`` record;
     ``kernels``: ``predict_kernel_of``'s table.
     """
     nb = r1 - r0
+    units = net.units
     L = units.shape[0] - 1
     width = 0
     for k in range(L + 1):
@@ -47,15 +48,15 @@ def _predict_block(X, X_csr, rows, theta, units, w_off, b_off, act, kernels, r0,
                 h_prev[r, i] = X[r0 + r, i]
     for k in range(1, L + 1):
         a = chunk_rows(bufs[k % 2], 0, units[k], 0, nb)  # a_k = W_k h_{k-1}
-        W = W_k(theta, units, w_off, k)
+        W = W_k(theta, units, net.w_off, k)
         if k == 1:
             first_layer_product(kernels, X_csr, rows[r0:r1], h_prev, W, a, False)
         else:
             layer_product(kernels, h_prev, False, W, a, False)
         if k < L:  # h_k = g(a_k + b_k), g only: no d (act's row k - 1 is layer k's g)
-            bias_g_serial(act, k - 1, a, b_k(theta, units, b_off, k), a[:0])
+            bias_g_serial(net.act, k - 1, a, b_k(theta, units, net.b_off, k), a[:0])
         else:  # ŷ = O(a_L + b_L)
-            call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, b_off, k)))
+            call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, net.b_off, k)))
         h_prev = a
     for r in range(nb):  # explicit loops: a slice assignment compiles numba's shape errors
         for j in range(units[L]):
@@ -63,7 +64,7 @@ def _predict_block(X, X_csr, rows, theta, units, w_off, b_off, act, kernels, r0,
 
 
 @jit_parallel
-def predict_forward(kernels, X, X_csr, rows, theta, units, w_off, b_off, act, y_hat, block):
+def predict_forward(kernels, X, X_csr, rows, theta, net, y_hat, block):
     """y_hat = ŷ for every row of X (dense with X_csr None, or CSR in X_csr), ``block`` rows at a
     time.
 
@@ -78,17 +79,17 @@ def predict_forward(kernels, X, X_csr, rows, theta, units, w_off, b_off, act, y_
     block_kernel = kernel_at(kernels, PREDICT_BLOCK, 0)
     if n_blocks > 1:
         for blk in prange(n_blocks):
-            call_native(block_kernel, (X, X_csr, rows, theta, units, w_off, b_off, act, kernels,
+            call_native(block_kernel, (kernels, X, X_csr, rows, theta, net,
                                        np.int64(blk * block), min(n, (blk + 1) * block), y_hat))
     else:
-        call_native(block_kernel, (X, X_csr, rows, theta, units, w_off, b_off, act, kernels,
-                                   np.int64(0), n, y_hat))
+        call_native(block_kernel, (kernels, X, X_csr, rows, theta, net, np.int64(0), n, y_hat))
 
 
-def predict_kernel_of(X, X_csr, rows, theta, units, w_off, b_off, act, out, y_hat):
-    """The ``kernels`` table of ``predict_forward`` for these arguments and output code ``out``:
-    the output function's (BIAS_O), the serial layer product and ``_predict_block``'s."""
-    kernels = _kernel_table(theta.dtype, out)
-    kernels[PREDICT_BLOCK] = address_of(_predict_block, (X, X_csr, rows, theta, units, w_off,
-                                                         b_off, act, kernels, 0, 0, y_hat))
+def predict_kernel_of(X, X_csr, rows, theta, net, y_hat):
+    """The ``kernels`` table of ``predict_forward`` for these arguments and the output code
+    ``net.out``: the output function's (BIAS_O), the serial layer product and
+    ``_predict_block``'s."""
+    kernels = _kernel_table(theta.dtype, net.out)
+    kernels[PREDICT_BLOCK] = address_of(_predict_block,
+                                        (kernels, X, X_csr, rows, theta, net, 0, 0, y_hat))
     return kernels

@@ -10,9 +10,11 @@ from sklearn.exceptions import ConvergenceWarning
 
 import jitmlp
 from jitmlp._activations import activation_codes, g_kernels, keeps_g_prime
+from jitmlp._config import UPDATE_BLOCK
 from jitmlp._epoch import batch_loss_and_grad, chunk_kernels_of, no_dropout
 from jitmlp._estimators import _frozen, _kernel_input
 from jitmlp._outputs import O_HUBER, OUTPUTS
+from jitmlp._records import Data, Step
 
 EPS = float(np.finfo(np.float64).eps)  # the probability clip of scikit-learn's float64 losses
 
@@ -26,20 +28,17 @@ def compiled_loss_and_grad(theta, layout, X, Y, act, out, alpha, sample_weight=N
     n = X.shape[0]
     sample_weight = np.ones(n) if sample_weight is None else sample_weight
     codes = activation_codes(act, layout.n_layers - 1)
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(
-        n, X.dtype, keep_g_prime=keeps_g_prime(codes))
+    work = layout.workspace(n, X.dtype, keep_g_prime=keeps_g_prime(codes))
     theta = theta.copy()
-    grad = np.empty_like(theta)
     X_dense, X_csr = _kernel_input(X, X.dtype)
     Y, sw, idx = _frozen(Y), _frozen(sample_weight), _frozen(np.arange(n, dtype=np.int64))
-    args = (X_dense, X_csr, Y, sw, idx, theta)
-    act_table = g_kernels(codes, X.dtype)
-    code = O_HUBER if out == "huber" else OUTPUTS[out]
-    rest = (layout.units, layout.w_off, layout.b_off, act_table, code, loss_param)
-    kernel = chunk_kernels_of(*args, *rest, h_buf, h_off, ga_buf, wt, parts, stats, [n])
-    loss = batch_loss_and_grad(kernel, *args, grad, *rest, alpha, h_buf, h_off, ga_buf, wt, parts,
-                               stats, no_dropout(layout.units))
-    return loss, grad
+    data = Data(X_dense, Y, sw)
+    net = layout.network(g_kernels(codes, X.dtype), O_HUBER if out == "huber" else OUTPUTS[out],
+                         loss_param)
+    kernel = chunk_kernels_of(data, X_csr, idx, theta, net, work, [n])
+    loss = batch_loss_and_grad(kernel, data, X_csr, idx, theta, net, work, alpha,
+                               no_dropout(layout.units))
+    return loss, work.grad
 
 
 def targets_for(out, n_outputs, n, rng):
@@ -104,3 +103,24 @@ def weights_rel_diff(ours, theirs):
     """The largest ``rel_diff`` over two models' coefs_ and intercepts_."""
     return max(rel_diff(a, b)
                for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_))
+
+
+def step_records(layout, theta, parts, state_1, state_2, solver, learning_rate=0.0, momentum=0.0,
+                 nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, alpha=0.0,
+                 max_grad_norm=np.inf, weight_decay=0.0):
+    """(net, work, step) for ``_epoch.update_theta`` on θ with the gradient sums ``parts``, of
+    the types a fit passes (so the test shares the fit's compiled step)."""
+    codes = activation_codes("relu", layout.n_layers - 1)
+    net = layout.network(g_kernels(codes, theta.dtype), OUTPUTS["identity"])
+    work = gradient_work(layout, parts, np.empty_like(theta))
+    step = Step(solver, float(learning_rate), float(momentum), bool(nesterov), float(beta_1),
+                float(beta_2), float(epsilon), float(alpha), 1, float(max_grad_norm),
+                float(weight_decay), state_1, state_2)
+    return net, work, step
+
+
+def gradient_work(layout, parts, grad):
+    """A ``Workspace`` of ``layout`` with the gradient sums ``parts`` and ``grad`` (the other
+    buffers for one row), for ``reduce_chunks`` and ``update_theta``."""
+    return layout.workspace(1, grad.dtype)._replace(
+        parts=parts, grad=grad, penalty=np.empty(2 * -(-grad.size // UPDATE_BLOCK)))

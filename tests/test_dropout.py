@@ -27,6 +27,7 @@ from jitmlp._estimators import _frozen, _kernel_input
 from jitmlp._gradcheck import compiled_objective
 from jitmlp._network import Layout
 from jitmlp._outputs import OUTPUTS
+from jitmlp._records import Data
 from tests.reference import G_PRIME, OUTPUT, G, sample_loss
 
 EPS = float(np.finfo(np.float64).eps)
@@ -125,20 +126,16 @@ def compiled(layout, theta, X, Y, samples, g, out, drop):
     """Σ_n loss_n and the unscaled gradient sums of the samples ``samples`` of X as one batch,
     from the kernel lbfgs and check_gradients call."""
     n = len(samples)
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(
-        n, X.dtype, dropout=bool((drop[RATES:] > 0).any()))
-    grad = np.empty_like(theta)
+    work = layout.workspace(n, X.dtype, dropout=bool((drop[RATES:] > 0).any()))
     X_dense, X_csr = _kernel_input(X, X.dtype)
-    Y, sw = _frozen(Y), _frozen(np.ones(X.shape[0]))
+    data = Data(X_dense, _frozen(Y), _frozen(np.ones(X.shape[0])))
     idx = _frozen(np.asarray(samples, dtype=np.int64))
-    args = (X_dense, X_csr, Y, sw, idx, theta.copy())
-    rest = (layout.units, layout.w_off, layout.b_off,
-            g_kernels([ACTIVATIONS[g]] * (layout.n_layers - 1), X.dtype), OUTPUTS[out], EPS)
-    kernel = chunk_kernels_of(*args, *rest, h_buf, h_off, ga_buf, wt, parts, stats, [n],
-                              dropout=drop)
-    loss = batch_loss_and_grad(kernel, *args, grad, *rest, 0.0, h_buf, h_off, ga_buf, wt, parts,
-                               stats, drop)
-    return loss * n, grad * n
+    net = layout.network(g_kernels([ACTIVATIONS[g]] * (layout.n_layers - 1), X.dtype),
+                         OUTPUTS[out], EPS)
+    args = (data, X_csr, idx, theta.copy(), net, work)
+    kernel = chunk_kernels_of(*args, [n], dropout=drop)
+    loss = batch_loss_and_grad(kernel, *args, 0.0, drop)
+    return loss * n, work.grad * n
 
 
 @pytest.mark.parametrize("hidden, n, g, out", [
@@ -197,14 +194,12 @@ def test_rates_of_zero_compile_and_change_nothing():
 
 def _table(layout, X, rates):
     n = X.shape[0]
-    h_off, h_buf, ga_buf, wt, parts, stats, _ = layout.workspace(n, X.dtype, dropout=True)
     X_dense, X_csr = _kernel_input(X, X.dtype)
     return chunk_kernels_of(
-        X_dense, X_csr, _frozen(np.zeros((n, 10))), _frozen(np.ones(n)),
-        _frozen(np.arange(n, dtype=np.int64)), np.empty(layout.size), layout.units,
-        layout.w_off, layout.b_off, g_kernels([ACTIVATIONS["relu"]], X.dtype),
-        OUTPUTS["softmax"], EPS, h_buf, h_off, ga_buf, wt, parts, stats, [n],
-        dropout=record(rates))
+        Data(X_dense, _frozen(np.zeros((n, 10))), _frozen(np.ones(n))), X_csr,
+        _frozen(np.arange(n, dtype=np.int64)), np.empty(layout.size),
+        layout.network(g_kernels([ACTIVATIONS["relu"]], X.dtype), OUTPUTS["softmax"], EPS),
+        layout.workspace(n, X.dtype, dropout=True), [n], dropout=record(rates))
 
 
 # --------------------------------------------------------------------------- the estimators

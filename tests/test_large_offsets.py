@@ -62,11 +62,9 @@ def test_predict_block_reads_and_writes_rows_past_2_31(tmp_path, huge_X):
     y_hat = np.memmap(tmp_path / "y_hat", dtype=np.float64, mode="w+", shape=(N, 1))
     y_hat_view = y_hat.view(np.ndarray)
     rows = _frozen(np.arange(4, dtype=np.int64))  # read for sparse input only
-    act, out = model._kernel_args(layout, np.float64)[3:]
-    kernels = predict_kernel_of(huge_X, None, rows, theta, layout.units, layout.w_off,
-                                layout.b_off, act, out, y_hat_view)
-    _predict_block(huge_X, None, rows, theta, layout.units, layout.w_off, layout.b_off, act,
-                   kernels, N - len(TAIL), N, y_hat_view)
+    net = model._network(layout, np.float64)
+    kernels = predict_kernel_of(huge_X, None, rows, theta, net, y_hat_view)
+    _predict_block(kernels, huge_X, None, rows, theta, net, N - len(TAIL), N, y_hat_view)
     expected = model.predict(TAIL[:, None])
     np.testing.assert_array_equal(y_hat_view[N - len(TAIL):, 0], expected)
 

@@ -21,16 +21,18 @@ from jitmlp._gradcheck import compiled_objective
 from jitmlp._network import Layout
 from jitmlp._optimizers import (
     ADAM,
-    NO_CONTROLS,
     SGD,
-    StepControls,
+    OptimizerState,
     adam_span,
     adam_step_size,
     clip_factor,
     scale_span,
     sgd_span,
+    step_record,
 )
 from jitmlp._outputs import OUTPUTS
+
+from helpers import gradient_work, step_records
 
 
 def regression(n=60):
@@ -63,10 +65,10 @@ def rates(monkeypatch):
     """The learning rate each compiled epoch call receives."""
     seen = []
     original = estimators.run_epoch
-    position = list(inspect.signature(original.py_func).parameters).index("learning_rate")
+    position = list(inspect.signature(original.py_func).parameters).index("step")
 
     def spy(*args):
-        seen.append(args[position])
+        seen.append(args[position].learning_rate)
         return original(*args)
 
     monkeypatch.setattr(estimators, "run_epoch", spy)
@@ -244,7 +246,7 @@ def test_clipped_decayed_step_equals_its_parts_in_order(units, solver):
     n_weights = layout.n_weights
     n_blocks = -(-layout.size // UPDATE_BLOCK)
     ref_theta, ref_s1, ref_s2, ref_grad = theta.copy(), s1.copy(), s2.copy(), np.empty_like(theta)
-    reduce_chunks(ref_theta, ref_grad, parts, 2, n_weights, alpha, sw_sum)
+    reduce_chunks(ref_theta, gradient_work(layout, parts, ref_grad), n_weights, alpha, sw_sum)
     grad_sq = 0.0
     for blk in range(n_blocks):
         grad_sq += _sum_sq_span(ref_grad, blk * UPDATE_BLOCK,
@@ -257,14 +259,17 @@ def test_clipped_decayed_step_equals_its_parts_in_order(units, solver):
                   eps, 0, layout.size)
     else:
         sgd_span(ref_theta, ref_grad, ref_s1, mu, lr, True, 0, layout.size)
-    grad, penalty = np.empty_like(theta), np.empty(2 * n_blocks)
-    update_theta(theta, grad, parts, 2, n_weights, alpha, sw_sum, solver, lr, mu, True, b1, b2,
-                 eps, s1, s2, t, penalty, StepControls(c, 0.2))
+    net, work, step = step_records(layout, theta, parts, s1, s2, solver, lr, mu, True, b1, b2,
+                                   eps, alpha, max_grad_norm=c, weight_decay=0.2)
+    update_theta(theta, net, work, step, t, sw_sum)
+    grad = work.grad
     assert np.linalg.norm(grad) == pytest.approx(c, rel=1e-12)
     np.testing.assert_array_equal(grad, ref_grad)
     np.testing.assert_array_equal(theta, ref_theta)
     np.testing.assert_array_equal(s1, ref_s1)
-    assert NO_CONTROLS == StepControls(math.inf, 0.0)
+    # both controls are off by default
+    default = step_record(MLPRegressor(), OptimizerState.create("adam", 1e-3, theta), 1)
+    assert (default.max_grad_norm, default.weight_decay) == (math.inf, 0.0)
 
 
 def test_parameters_validated_and_documented():

@@ -8,7 +8,9 @@ import pytest
 from jitmlp._config import UPDATE_BLOCK, UPDATE_PARALLEL_MIN
 from jitmlp._epoch import reduce_chunks, sum_sq_weights, update_theta
 from jitmlp._network import Layout
-from jitmlp._optimizers import ADAM, NO_CONTROLS, SGD, adam_span, adam_step_size, sgd_span
+from jitmlp._optimizers import ADAM, SGD, adam_span, adam_step_size, sgd_span
+
+from helpers import gradient_work, step_records
 
 # θ of several UPDATE_BLOCKs and a partial one, below and above UPDATE_PARALLEL_MIN
 UNITS = {"serial": [61, 37, 5], "parallel": [97, 41, 7]}
@@ -38,7 +40,7 @@ def test_fused_step_equals_reduce_then_update(size, solver, n_chunks, dtype):
     # reference: the gradient in full, then the update rule over all of θ
     ref_theta, ref_s1, ref_s2 = theta.copy(), s1.copy(), s2.copy()
     ref_grad = np.empty_like(theta)
-    reduce_chunks(ref_theta, ref_grad, parts, n_chunks, n_weights, alpha, sw_sum)
+    reduce_chunks(ref_theta, gradient_work(layout, parts, ref_grad), n_weights, alpha, sw_sum)
     ref_sq = sum_sq_weights(ref_theta, layout.units, layout.w_off)
     T = dtype
     if solver == ADAM:
@@ -47,10 +49,10 @@ def test_fused_step_equals_reduce_then_update(size, solver, n_chunks, dtype):
     else:
         sgd_span(ref_theta, ref_grad, ref_s1, T(mu), T(lr), True, 0, theta.size)
 
-    grad = np.empty_like(theta)
-    penalty = np.empty(-(-theta.size // UPDATE_BLOCK))
-    sq = update_theta(theta, grad, parts, n_chunks, n_weights, alpha, sw_sum, solver, lr, mu,
-                      True, b1, b2, eps, s1, s2, t, penalty, NO_CONTROLS)
+    net, work, step = step_records(layout, theta, parts, s1, s2, solver, lr, mu, True, b1, b2,
+                                   eps, alpha)
+    sq = update_theta(theta, net, work, step, t, sw_sum)
+    grad = work.grad
 
     assert np.array_equal(grad, ref_grad)
     assert np.array_equal(theta, ref_theta)
@@ -66,7 +68,6 @@ def test_fused_step_penalty_ignores_biases():
     n_weights = int(layout.b_off[0])
     theta[n_weights:] = 1e6  # biases are not regularized: they must not enter ‖W‖²
     expected = float(np.sum(theta[:n_weights].astype(np.longdouble) ** 2))
-    penalty = np.empty(-(-theta.size // UPDATE_BLOCK))
-    sq = update_theta(theta, np.empty_like(theta), parts, 1, n_weights, 0.0, 1.0, SGD, 0.0, 0.0,
-                      False, 0.9, 0.999, 1e-8, s1, s2, 1, penalty, NO_CONTROLS)
+    net, work, step = step_records(layout, theta, parts, s1, s2, SGD)
+    sq = update_theta(theta, net, work, step, 1, 1.0)
     assert sq == pytest.approx(expected, rel=1e-13)
