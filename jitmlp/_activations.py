@@ -149,7 +149,7 @@ def _kernels_for(code):
     pair = PAIRS.get(code)
     kept = code in KEEPS_G_PRIME
 
-    @jit
+    @jit(internal=True)  # called through its address only
     def bias_g_rows(a, b, d, r0, r1):
         """Rows r0:r1 of h = g(a + b), in place: the bias row by row, then g over the rows as
         one span (``a`` is C-contiguous, so the rows are one span; long spans vectorize better
@@ -196,7 +196,7 @@ def _kernels_for(code):
                 for p in range(span.shape[0]):
                     span[p], ds[p] = pair(span[p])
 
-    @jit
+    @jit(internal=True)  # called through its address only
     def g_prime_rows(h, d, grad_a, r0, r1):
         """Rows r0:r1 of grad_a <- grad_h ⊙ g'(a), with g' computed from h = g(a), or read
         from d = g'(a) for the kept activations."""
@@ -254,7 +254,7 @@ def g_kernels(codes, dtype) -> np.ndarray:
     return _g_kernels(tuple(int(c) for c in codes), np.dtype(dtype))
 
 
-@jit
+@jit(internal=True)
 def _rows_per_block(a):
     return max(1, PARALLEL_MIN_ELEMENTS // (4 * a.shape[1]))
 

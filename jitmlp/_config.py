@@ -14,6 +14,11 @@ one compile per argument type
     compiled ``f``) or for prange's unsigned loop index (cast to int64). numba's own dispatcher
     compiles a callee once per literal value it is called with, and every such copy is linked,
     optimized and turned into machine code again in each caller.
+internal kernels
+    ``jit(internal=True)`` marks a kernel only compiled code calls (a helper of other kernels,
+    or one called through its address, ``_native``): numba compiles it without the CPython and
+    C wrappers a call from Python needs, the larger part of a small kernel's compile time. A
+    call from Python raises TypeError.
 cache
     Compiled kernels are written to numba's on-disk cache so a fresh process does not
     recompile. Where the package directory is not writable numba falls back to its user-wide
@@ -154,20 +159,38 @@ class _Dispatcher(CPUDispatcher):
                                          {k: canonical_type(v) for k, v in kws.items()})
 
 
+class _InternalDispatcher(_Dispatcher):
+    """A kernel compiled without the wrappers that let Python call it (``jit(internal=True)``):
+    compiled code calls it, directly or through its address (``_native``); a call from Python
+    raises TypeError instead of running a missing wrapper."""
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"{self.py_func.__qualname__} is called from compiled code only "
+                        "(jit(internal=True) compiles no Python wrapper for it)")
+
+
 def _compile(func, options):
     if numba.config.DISABLE_JIT:
         return func
     cache = options.pop("cache")
-    dispatcher = _Dispatcher(py_func=func, locals={}, targetoptions=options)
+    internal = options.pop("internal")
+    if internal:  # the wrappers' code is most of a small kernel's compile time
+        options.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+    kind = _InternalDispatcher if internal else _Dispatcher
+    dispatcher = kind(py_func=func, locals={}, targetoptions=options)
     if cache:
         dispatcher.enable_caching()
     return dispatcher
 
 
 def jit(func=None, **overrides):
-    """Compile ``func`` as a serial nopython kernel with the project's options."""
+    """Compile ``func`` as a serial nopython kernel with the project's options.
+
+    ``internal=True``: for a kernel only compiled code calls (a helper of other kernels, or one
+    called through its address); it is compiled without the wrappers a call from Python needs.
+    """
     options = dict(nopython=True, nogil=True, cache=CACHE, fastmath=set(FASTMATH),
-                   error_model=ERROR_MODEL)
+                   error_model=ERROR_MODEL, internal=False)
     options.update(overrides)
     if func is None:
         return lambda f: _compile(f, dict(options))

@@ -65,14 +65,14 @@ def child(key, index):
     return mix(np.uint64(key) + GAMMA * (np.uint64(index) + ONE))
 
 
-@jit
+@jit(internal=True)
 def layer_key(drop, k):
     """The key of hidden layer k (1..L-1) in the record's epoch: seed -> epoch -> layer."""
     key = child(np.uint64(0), np.int64(drop[SEED]))
     return child(child(key, np.int64(drop[EPOCH])), k)
 
 
-@jit
+@jit(internal=True)
 def keep_threshold(p):
     """The integer t with ``u >= p`` ⇔ ``bits >= t``, for u = bits · 2⁻⁵³ (p·2⁵³ is exact)."""
     return np.uint64(math.ceil(p * 9007199254740992.0))
@@ -105,7 +105,7 @@ def dropout_rows(h, out, rows, k, drop):
             dst[j] = src[j] * scale if unit_bits(row_key, j) >= threshold else zero
 
 
-@jit
+@jit(internal=True)
 def dropout_rows_in_place(grad, rows, k, drop):
     """grad ← grad ⊙ m_k / (1 − p_k), the mask of ``dropout_rows``: backward's grad h_k from
     grad h̃_k. (Its own loop: ``dropout_rows`` with out = h would fail LLVM's run-time check

@@ -68,7 +68,7 @@ if numba.config.DISABLE_JIT:  # plain Python: numba's own function
     get_num_threads = numba.get_num_threads  # noqa: F811
 
 
-@jit
+@jit(internal=True)
 def W_k(theta, units, w_off, k):
     """View of W_k, k = 1..L (scikit-learn's coefs_[k - 1]) inside θ, shape (fan_in, fan_out)
     = (units[k - 1], units[k]): row i, column j is the weight from unit i of h_{k-1} to unit j
@@ -77,13 +77,13 @@ def W_k(theta, units, w_off, k):
     return as_rows(theta[start : start + units[k - 1] * units[k]], units[k - 1], units[k])
 
 
-@jit
+@jit(internal=True)
 def b_k(theta, units, b_off, k):
     """View of b_k, k = 1..L (scikit-learn's intercepts_[k - 1]) inside θ."""
     return theta[b_off[k - 1] : b_off[k - 1] + units[k]]
 
 
-@jit
+@jit(internal=True)
 def _gather_span(X, idx, h0, r0, r1):
     for r in range(r0, r1):
         src = X[idx[r]]
@@ -92,7 +92,7 @@ def _gather_span(X, idx, h0, r0, r1):
             dst[i] = src[i]
 
 
-@jit_parallel
+@jit_parallel(internal=True)
 def gather_rows_parallel(X, idx, h0):
     """h_0 = X[idx] with fixed blocks of rows spread over threads (for large batches)."""
     n = idx.shape[0]
@@ -131,13 +131,13 @@ N_KERNELS = 11
 SERIAL, UNITS, ROWS_PARALLEL = 0, 1, 2
 
 
-@jit
+@jit(internal=True)
 def chunk_rows(buf, off, width, r0, r1):
     """View of rows r0:r1 of a (rows, width) block of a flat workspace."""
     return as_rows(buf[off + r0 * width : off + r1 * width], r1 - r0, width)
 
 
-@jit
+@jit(internal=True)
 def n_weights_of(units):
     """Σ_k fan_in_k · fan_out_k: how many of θ's elements are weights (they come first)."""
     n = 0
@@ -190,7 +190,7 @@ def row_units(nb, units, n_threads):
     return max(1, min(n_threads, nb // MIN_UNIT_ROWS))
 
 
-@jit
+@jit(internal=True)
 def _grad_dim(units, sparse, k):
     """(length, work per unit of length) of the dimension grad W_k (k = 1..L) is split along:
     its rows (fan_in), or for sparse input's first layer its columns (fan_out)."""
@@ -199,7 +199,7 @@ def _grad_dim(units, sparse, k):
     return units[k - 1], units[k]
 
 
-@jit
+@jit(internal=True)
 def _grad_block(units, sparse, k, per_block):
     """Rows (or columns) per block of weight gradient k for blocks of about ``per_block`` of
     work: the whole gradient, or a multiple of GRAD_ROWS_MIN (the 6-row register tiles)."""
@@ -210,7 +210,7 @@ def _grad_block(units, sparse, k, per_block):
     return max(GRAD_ROWS_MIN, block // GRAD_ROWS_MIN * GRAD_ROWS_MIN)
 
 
-@jit
+@jit(internal=True)
 def _grad_count(units, sparse, per_block):
     n = 0
     for k in range(1, units.shape[0]):
@@ -219,7 +219,7 @@ def _grad_count(units, sparse, per_block):
     return n
 
 
-@jit
+@jit(internal=True)
 def _grad_per_block(units, sparse, n_threads):
     """Work per block of the weight gradients on n_threads threads: about 1/(GRAD_ITEMS_PER_THREAD
     · n_threads) of all of it (a layer's share of the blocks follows its share of the flops,
@@ -250,7 +250,7 @@ def grad_block_at(units, sparse, n_threads, t):
     return _grad_block_of(units, sparse, _grad_per_block(units, sparse, n_threads), t)
 
 
-@jit
+@jit(internal=True)
 def _grad_block_of(units, sparse, per_block, t):
     for k in range(1, units.shape[0]):
         length = _grad_dim(units, sparse, k)[0]
@@ -311,13 +311,13 @@ def first_layer_grad_W(kernels, X_csr, rows, h_0, grad_a, gW, parallel):
         csr_matmul_tn(X_csr[0], X_csr[1], X_csr[2], rows, grad_a, gW)
 
 
-@jit
+@jit(internal=True)
 def drops(dropout, k):
     """Whether hidden layer k (1..L-1) drops units: its rate in the dropout record is > 0."""
     return k >= 1 and dropout[RATES + k - 1] > 0
 
 
-@jit
+@jit(internal=True)
 def layer_input(h_buf, h_off, units, dropout, k, r0, r1):
     """Rows r0:r1 of h_k as layer k+1 reads it: h̃_k = h_k ⊙ m_k / (1 − p_k) where hidden layer
     k drops units (``_dropout``), kept in the workspace's h̃ block (``Layout.workspace``), else
@@ -365,7 +365,7 @@ def forward_chunk(kernels, X_csr, rows, theta, net, work, r0, parallel, dropout)
             call_native(kernel_at(kernels, BIAS_O, 0), (a, b_k(theta, units, b_off, k)))
 
 
-@jit
+@jit(internal=True)
 def layer_product(kernels, A, a_transposed, B, C, parallel):
     """C = op(A) @ B (``_layers.product``): on the calling thread, or if ``parallel`` split over
     threads, blocked for operands past L2 where the table has that kernel."""
@@ -380,7 +380,7 @@ def layer_product(kernels, A, a_transposed, B, C, parallel):
                     (A, a_transposed, B, C, np.int64(0), np.int64(C.shape[0])))
 
 
-@jit
+@jit(internal=True)
 def kept_g_prime(h_buf, h_off, units, k, r0, r1):
     """Rows r0:r1 of d_k = g'(a_k) of hidden layer k = 1..L-1, for activations that keep it
     (``_activations.KEEPS_G_PRIME``): the workspace's d block, laid out as grad a, where
@@ -420,7 +420,7 @@ def gather_of(X, idx, h0, parallel):
         gather_rows(X, idx, h0)
 
 
-@jit
+@jit(internal=True)
 def Wt_k(wt, units, k):
     """View of W_kᵀ, k = 2..L (scikit-learn's coefs_[k - 1] transposed), in the ``wt``
     workspace (W_2ᵀ .. W_Lᵀ one after the other), shape (fan_out, fan_in)."""
@@ -430,7 +430,7 @@ def Wt_k(wt, units, k):
     return as_rows(wt[start : start + units[k - 1] * units[k]], units[k], units[k - 1])
 
 
-@jit
+@jit(internal=True)
 def transpose_weights(theta, units, w_off, wt):
     """W_kᵀ into ``wt`` for k = 2..L, for the gradients to the layers below."""
     for k in range(2, units.shape[0]):
@@ -465,13 +465,13 @@ def backward_rows(kernels, rows, net, work, r0, parallel, dropout):
                    kept_g_prime(h_buf, h_off, units, k - 1, r0, r1), grad_h, parallel)
 
 
-@jit
+@jit(internal=True)
 def grad_a_rows(ga_buf, h_off, units, k, r0, r1):
     """Rows r0:r1 of grad a_k, k = 1..L, in the grad a workspace (laid out as h_1 .. h_L)."""
     return chunk_rows(ga_buf, h_off[k] - h_off[1], units[k], r0, r1)
 
 
-@jit
+@jit(internal=True)
 def grad_b(part, units, b_off, ga_buf, h_off, k, nb):
     """grad b_k = Σ_n grad a_k[n] over the batch's nb rows, in row order (unscaled)."""
     fan_out = units[k]
@@ -485,7 +485,7 @@ def grad_b(part, units, b_off, ga_buf, h_off, k, nb):
             gb[j] += grad_a_r[j]
 
 
-@jit
+@jit(internal=True)
 def grad_block(kernels, X_csr, idx, net, work, dropout, k, i0, i1):
     """Rows i0:i1 of grad W_k = h_{k-1}ᵀ grad a_k over all of the batch's rows ``idx`` (for
     sparse input's first layer, X[idx]ᵀ grad a_1's columns i0:i1), into parts[0]; with the
@@ -537,13 +537,13 @@ def unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, parallel, dro
 # The compiled row unit and the row-parallel batch. Their callers call them through their
 # addresses (``_native``), so each is compiled once; the row-parallel one only for fits with
 # batches large enough for it.
-@jit
+@jit(internal=True)
 def chunk(kernels, data, X_csr, idx, theta, net, work, r0, r1, dropout):
     """``unit_body`` of rows r0:r1 of the batch ``idx`` with the serial kernels."""
     unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, False, dropout)
 
 
-@jit
+@jit(internal=True)
 def chunk_rows_parallel(kernels, data, X_csr, idx, theta, net, work, r0, r1, dropout):
     """The whole batch ``idx`` (r0 = 0, r1 = nb) with the layer products and activations
     splitting rows over threads: W_kᵀ, ``unit_body``, then the weight gradients product by
@@ -566,7 +566,7 @@ def chunk_rows_parallel(kernels, data, X_csr, idx, theta, net, work, r0, r1, dro
     grad_b(part, units, b_off, ga_buf, h_off, 1, nb)
 
 
-@jit
+@jit(internal=True)
 def _reduce_span(theta, work, n_weights, alpha_t, sw_sum_t, p0, p1):
     """grad[p0:p1] = (Σ_c parts[c] + α θ) / Σw (no α term for biases), parts added in order."""
     grad, parts = work.grad, work.parts
@@ -629,7 +629,7 @@ def sum_sq_weights(theta, units, w_off):
     return _sum_sq_span(theta, w_off[0], w_off[0] + n_weights_of(units))
 
 
-@jit  # called from the parallel body and the serial loop: compiled once, not inlined twice
+@jit(internal=True)  # called from the parallel body and the serial loop: compiled once
 def _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase, t):
     """Item t of a UNITS (or SERIAL) batch's phase ``phase`` = (which, its item count n, work
     per gradient block): row unit t of n (which 0, ``chunk``), or block t of the weight
@@ -783,7 +783,7 @@ def batch_loss_and_grad(kernels, data, X_csr, idx, theta, net, work, alpha, drop
                                                               net.w_off) / sw_sum
 
 
-@jit
+@jit(internal=True)
 def _update_block(theta, work, n_weights, step, t, sw_sum, blk, reduce, update, scale):
     """One block of ``update_theta``: ``reduce`` the parts' sums into grad (and ‖W‖² of θ
     before the step into penalty[blk]), then ``update`` (the optimizer's step); or, in

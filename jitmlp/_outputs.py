@@ -56,7 +56,7 @@ def _xlogy(x, y):
 def _kernels_for(code):
     """The compiled (bias_O_rows, loss_and_grad_a_L) of the output function ``code``."""
 
-    @jit
+    @jit(internal=True)  # called through its address only
     def bias_O_rows(a, b):
         """ŷ = O(a_L + b_L) in place for a C-contiguous block of rows.
 
@@ -95,7 +95,7 @@ def _kernels_for(code):
             for p in range(flat.shape[0]):
                 flat[p] = exp(flat[p])
 
-    @jit
+    @jit(internal=True)  # called through its address only
     def loss_and_grad_a_L(Y, sw, idx, y_hat, grad_a, loss_param, losses, r0):
         """losses[r0 + r] = loss_n (float64, n = idx[r], the loss summed over outputs: the table
         above; the caller adds up w_n·loss_n in row order) and grad a_L = (ŷ - y)·w, the

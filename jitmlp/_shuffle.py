@@ -27,7 +27,7 @@ _N = 624  # MT19937's state words; numpy's mt19937_state is {uint32 key[624]; in
 _M = 397
 
 
-@jit
+@jit(internal=True)
 def _twist(key):
     """The next 624 words of MT19937's state (numpy's mt19937_gen)."""
     upper, lower = np.uint64(0x80000000), np.uint64(0x7FFFFFFF)

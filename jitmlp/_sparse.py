@@ -36,7 +36,7 @@ def csr_matmul_rows(data, indices, indptr, idx, W, A, r0, r1):
                 Ar[j] += v * Wi[j]
 
 
-@jit_parallel
+@jit_parallel(internal=True)
 def csr_matmul(data, indices, indptr, idx, W, A):
     """A = X[idx] @ W, rows of A spread over threads in fixed blocks when the work is large."""
     M = idx.shape[0]
@@ -66,7 +66,7 @@ def _csr_tn_columns(data, indices, indptr, idx, G, C, j0, j1):
                 Ci[j] += v * Gr[j]
 
 
-@jit_parallel
+@jit_parallel(internal=True)
 def csr_matmul_tn(data, indices, indptr, idx, G, C):
     """C = X[idx]ᵀ @ G; C is (n_features, N), threads own fixed column blocks of C."""
     N = C.shape[1]

@@ -46,3 +46,26 @@ def test_other_argument_types_raise_instead_of_calling():
     with pytest.raises(TypeError, match="other argument types"):
         _caller(kernel64, x32, 2.0, out32)
     np.testing.assert_array_equal(out32, 0.0)  # nothing was written
+
+
+@jit(cache=False, internal=True)
+def _internal_scale(x, factor, out):
+    for i in range(x.shape[0]):
+        out[i] = factor * x[i]
+
+
+@jit(cache=False)
+def _calls_internal(x, factor, out):
+    _internal_scale(x, factor, out)
+
+
+def test_an_internal_kernel_runs_from_compiled_code_and_refuses_python():
+    """jit(internal=True) compiles no Python wrapper: compiled callers and its address work; a
+    call from Python raises TypeError (a missing wrapper would crash the process)."""
+    x, out = np.arange(4.0), np.zeros(4)
+    _calls_internal(x, 3.0, out)  # compiles the internal kernel as a callee
+    np.testing.assert_array_equal(out, 3.0 * x)
+    _caller(address_of(_internal_scale, (x, 2.0, out)), x, 2.0, out)
+    np.testing.assert_array_equal(out, 2.0 * x)
+    with pytest.raises(TypeError, match="compiled code only"):
+        _internal_scale(x, 2.0, out)
