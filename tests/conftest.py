@@ -1,4 +1,5 @@
-"""Test-session setup, and the cold-compile tests' subprocesses started beside the suite."""
+"""Test-session setup, and the subprocesses of the cold-compile and background tests, started
+beside the suite."""
 
 import shutil
 import subprocess
@@ -29,13 +30,17 @@ def pytest_configure(config):
 # the other tests run (numba compiles on one thread, most tests use one core: the two cores of
 # these machines are rarely both busy), and the test itself, moved to the end of the session,
 # asserts on its result (the fixture ``cold_run``). The checks are the test's own, unchanged.
+#
+# ``@pytest.mark.background(start=function)`` is the same for a test whose subprocesses use the
+# suite's cache (warm, or filled as they go): they too run from the end of collection on, beside
+# the other tests, and the test asserts at the end (the fixture ``background_run``).
 _runs: dict[str, Future] = {}
 _processes: list[subprocess.Popen] = []
 _lock = threading.Lock()
 
 
 def _start_of(item):
-    marker = item.get_closest_marker("cold_compile")
+    marker = item.get_closest_marker("cold_compile") or item.get_closest_marker("background")
     return None if marker is None else marker.kwargs.get("start")
 
 
@@ -97,3 +102,6 @@ def cold_run(request, tmp_path):
     if future is None:
         return _start_of(request.node)(tmp_path, _popen)
     return future.result()
+
+
+background_run = cold_run  # what a ``background`` test's ``start`` returned

@@ -59,11 +59,23 @@ print(digest.hexdigest())
 """
 
 
-def _run(threads):
-    env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}
-    out = subprocess.run([sys.executable, "-c", FIT_AND_HASH], env=env, capture_output=True,
-                         text=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
+THREAD_COUNTS = (1, 2, 3, 8, 16)
+
+
+def _hashes_at_thread_counts(directory, popen):
+    """The hash of FIT_AND_HASH in a fresh process per thread count, one after another (more
+    threads than cores is fine: the schedule hands out more units, the sums keep their order).
+    Started beside the other tests (tests/conftest.py, ``background``)."""
+    hashes = {}
+    for threads in THREAD_COUNTS:
+        env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}
+        process = popen([sys.executable, "-c", FIT_AND_HASH], env=env, text=True,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"fits with {threads} threads failed:\n{err}")
+        hashes[threads] = out.strip().splitlines()[-1]
+    return hashes
 
 
 def _run_here():
@@ -73,11 +85,11 @@ def _run_here():
     return printed.getvalue().strip().splitlines()[-1]
 
 
-def test_bit_identical_weights_for_any_thread_count_and_between_runs():
-    # fresh processes with 1, 2, 3, 8 and 16 threads (more threads than cores is fine: the
-    # schedule hands out more units, the sums keep their order); then the same fits again in
-    # this process
-    hashes = {threads: _run(threads) for threads in (1, 2, 3, 8, 16)}
+@pytest.mark.background(start=_hashes_at_thread_counts)
+def test_bit_identical_weights_for_any_thread_count_and_between_runs(background_run):
+    # fresh processes with 1, 2, 3, 8 and 16 threads; then the same fits again in this process
+    hashes = background_run
+    assert sorted(hashes) == list(THREAD_COUNTS)
     here = _run_here()
     assert len(hashes[1]) == 64
     assert set(hashes.values()) == {here}, hashes
