@@ -77,7 +77,7 @@ def _store_4(C, i, j, c):
     vstore(C, i, j + 3 * V, c[3])
 
 
-@jit
+@jit(internal=True)
 def _tile_6x4(A, B, C, i, j, jb, first):
     """C[i:i+6, j:j+4V] = A[i:i+6] @ B[:, jb:jb+4V] (A the strided operand view of ``_operand``:
     as stored, or Aᵀ for the weight gradient). 24 vector accumulators (six rows of four) stay
@@ -104,7 +104,7 @@ def _tile_6x4(A, B, C, i, j, jb, first):
     _store_4(C, i + 5, j, c5)
 
 
-@jit
+@jit(internal=True)
 def _tile_6x2(A, B, C, i, j, m):
     """C[i:i+6, j:j+V+m] for 0 < m <= V: one full vector and one of m lanes (masked)."""
     K = B.shape[0]
@@ -131,7 +131,7 @@ def _tile_6x2(A, B, C, i, j, m):
     vstore_n(C, i + 3, j1, c31, m), vstore_n(C, i + 4, j1, c41, m), vstore_n(C, i + 5, j1, c51, m)
 
 
-@jit
+@jit(internal=True)
 def _tile_6x1(A, B, C, i, j, m):
     """C[i:i+6, j:j+m] for m <= V columns (one vector, masked when m < V)."""
     K = B.shape[0]
@@ -144,7 +144,7 @@ def _tile_6x1(A, B, C, i, j, m):
     vstore_n(C, i + 3, j, c3, m), vstore_n(C, i + 4, j, c4, m), vstore_n(C, i + 5, j, c5, m)
 
 
-@jit
+@jit(internal=True)
 def _tile_4x4(A, B, C, i, j):
     """C[i:i+4, j:j+4V]: four rows left over by the 6-row tiles (16 accumulators)."""
     z = vzeros(C)
@@ -161,7 +161,7 @@ def _tile_4x4(A, B, C, i, j):
     _store_4(C, i + 3, j, c3)
 
 
-@jit
+@jit(internal=True)
 def _tile_1x4(A, B, C, i, j):
     """C[i, j:j+4V]: one row left over by the 6-row tiles."""
     z = vzeros(C)
@@ -171,7 +171,7 @@ def _tile_1x4(A, B, C, i, j):
     _store_4(C, i, j, c)
 
 
-@jit
+@jit(internal=True)
 def _tile_1x1(A, B, C, i, j, m):
     """C[i, j:j+m] for m <= V columns: the corner left over by both."""
     K = B.shape[0]
@@ -181,7 +181,7 @@ def _tile_1x1(A, B, C, i, j, m):
     vstore_n(C, i, j, c, m)
 
 
-@jit
+@jit(internal=True)
 def _strip(A, B, C, i0, i1, j, n):
     """Rows i0:i1, columns j:j+n of C for n <= 2V: two vectors (6x2) or one (6x1), the last
     masked; rows left over by 6 one vector at a time."""
@@ -200,7 +200,7 @@ def _strip(A, B, C, i0, i1, j, n):
         i += 1
 
 
-@jit
+@jit(internal=True)
 def _product_rows(A, B, C, i0, i1):
     """Rows i0:i1 of C = A @ B (A the strided operand view of ``_operand``), tile by tile:
     column blocks of 4 vectors (6-row tiles, then a 4-row one, then single rows), then strips
@@ -238,7 +238,7 @@ def _operand(A, a_transposed):
     return A[::1, ::1]
 
 
-@jit
+@jit(internal=True)
 def _check_shapes(A, a_transposed, B, C):
     """op(A) (M, K), B (K, N), C (M, N): the tiles take K from B and N from C and load whole
     vectors, so a mismatch raises here instead of reading past a row."""
@@ -247,13 +247,13 @@ def _check_shapes(A, a_transposed, B, C):
         raise ValueError("layer product: operand shapes do not match")
 
 
-@jit
+@jit(internal=True)
 def _is_narrow_tn(a_transposed, C):
     """A weight gradient with few columns (the output layer's): computed transposed."""
     return a_transposed and C.shape[1] < NARROW_N and C.shape[0] >= NARROW_MIN_M
 
 
-@jit
+@jit(internal=True)
 def _product_narrow_tn(A, B, C):
     """C = Aᵀ @ B for a narrow C (few columns), computed as Cᵀ = Bᵀ A, then copied.
 
@@ -284,7 +284,7 @@ def _product_narrow_tn(A, B, C):
 # ------------------------------------------------------------------------------------------------
 
 
-@jit
+@jit(internal=True)
 def _pack_B(B, k0, k1, j, Bp):
     """B[k0:k1, j:j+4V] into Bp (k1-k0 x 4V, contiguous), zeros past B's last column."""
     W = Bp.shape[1]
@@ -302,7 +302,7 @@ def _pack_B(B, k0, k1, j, Bp):
                 dst[c] = 0.0
 
 
-@jit
+@jit(internal=True)
 def _edge_rows(op_A, wanted):
     """The last M mod 6 rows of op(A) above rows of zeros, as a 6 x K operand view (of
     ``_operand``'s type): the tiles of C's last rows read it, computing zeros in the rows past
@@ -318,7 +318,7 @@ def _edge_rows(op_A, wanted):
     return E[::1, ::1]
 
 
-@jit
+@jit(internal=True)
 def _blocked_columns(op_A, E, B, C, j0, j1, kc):
     """Columns j0:j1 of C = op(A) @ B, the sum over k in blocks of kc terms, one packed panel of B
     at a time; E the edge rows of op(A) (``_edge_rows``).
@@ -391,7 +391,7 @@ def runs_blocked(a_transposed, B, C):
     return not _is_narrow_tn(a_transposed, C) and _is_large(B, C)
 
 
-@jit_parallel
+@jit_parallel(internal=True)
 def product_rows(A, a_transposed, B, C):
     """C = op(A) @ B, C's rows split over threads in fixed blocks when the product is large
     enough (a narrow weight gradient on the calling thread). Never blocked: see ``product``."""
@@ -411,7 +411,7 @@ def product_rows(A, a_transposed, B, C):
         _product_rows(op_A, B, C, np.int64(0), M)
 
 
-@jit_parallel
+@jit_parallel(internal=True)
 def product_large(A, a_transposed, B, C):
     """C = op(A) @ B blocked (``product_blocked``), C's column blocks split over threads: for
     operands past L2 (``runs_blocked``). A kernel of its own, so that fits without such layers
@@ -446,7 +446,7 @@ def product_serial(A, a_transposed, B, C):
     product_span(A, a_transposed, B, C, np.int64(0), np.int64(C.shape[0]))
 
 
-@jit
+@jit(internal=True)
 def product_span(A, a_transposed, B, C, i0, i1):
     """Rows i0:i1 of C = op(A) @ B on the calling thread: the serial product of the epoch, whole
     (i0 = 0, i1 = M: ``product_serial``) or one block of C's rows of a
