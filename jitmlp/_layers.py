@@ -48,6 +48,8 @@ from ._config import (
     PARALLEL_MIN_FLOPS,
     ROW_BLOCK,
     TILE_VECTORS,
+    TRANSPOSE_ALIAS_BYTES,
+    TRANSPOSE_BLOCK,
     jit,
     jit_parallel,
 )
@@ -478,19 +480,17 @@ def matmul_serial(A, B, C):
     product_serial(A, False, B, C)
 
 
-@jit
-def transpose(A, AT):
-    """AT = Aᵀ, copied so that grad_h = grad_a Wᵀ reads B = W_kᵀ in contiguous vectors.
-
-    Eight rows of A at a time: for each column j the eight values land side by side in row j of
-    AT (one cache line in float64), instead of eight scattered stores one row of A apart.
-    """
-    M, N = A.shape
+@jit(inline="always")
+def _transpose_columns(A, AT, j0, j1):
+    """AT[j0:j1] = A[:, j0:j1]ᵀ, eight rows of A at a time: for each column j the eight values
+    land side by side in row j of AT (one cache line in float64), instead of eight scattered
+    stores one row of A apart."""
+    M = A.shape[0]
     i = 0
     while i + 8 <= M:
         A0, A1, A2, A3 = A[i], A[i + 1], A[i + 2], A[i + 3]
         A4, A5, A6, A7 = A[i + 4], A[i + 5], A[i + 6], A[i + 7]
-        for j in range(N):
+        for j in range(j0, j1):
             ATj = AT[j]
             ATj[i] = A0[j]
             ATj[i + 1] = A1[j]
@@ -503,6 +503,24 @@ def transpose(A, AT):
         i += 8
     while i < M:
         Ai = A[i]
-        for j in range(N):
+        for j in range(j0, j1):
             AT[j, i] = Ai[j]
         i += 1
+
+
+@jit
+def transpose(A, AT):
+    """AT = Aᵀ, copied so that grad_h = grad_a Wᵀ reads B = W_kᵀ in contiguous vectors.
+
+    Eight rows of A at a time (``_transpose_columns``). Where AT's rows are a multiple of
+    TRANSPOSE_ALIAS_BYTES apart (A with 1024 float32 or 512 float64 rows, and their multiples),
+    the lines of AT that one pass over all columns writes share a few cache sets and are evicted
+    before the next eight rows complete them: such an A goes in blocks of TRANSPOSE_BLOCK columns.
+    Elsewhere one block of all columns is faster (the loop over j from 0 to N vectorizes better).
+    """
+    M, N = A.shape
+    if M * A.itemsize % TRANSPOSE_ALIAS_BYTES == 0 and N > TRANSPOSE_BLOCK:
+        for j0 in range(0, N, TRANSPOSE_BLOCK):
+            _transpose_columns(A, AT, j0, min(N, j0 + TRANSPOSE_BLOCK))
+    else:
+        _transpose_columns(A, AT, 0, N)

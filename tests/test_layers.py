@@ -56,8 +56,10 @@ def test_product_matches_numpy(kernel, M, K, N, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("M,N", [(1, 1), (1, 7), (7, 1), (17, 5), (200, 256), (256, 512),
-                                 (784, 100), (33, 64), (512, 256)])
+                                 (784, 100), (33, 64), (512, 256), (512, 300), (1024, 300)])
 def test_transpose(M, N, dtype):
+    """Every shape, including A whose rows of Aᵀ alias in the caches (1024 float32 or 512
+    float64 rows: copied in blocks of TRANSPOSE_BLOCK columns, the last one partial)."""
     A = np.random.default_rng(M * N).standard_normal((M, N)).astype(dtype)
     AT = np.empty((N, M), dtype=dtype)
     _layers.transpose(A, AT)
