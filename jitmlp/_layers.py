@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import prange
+from numba.extending import overload
 
 from ._config import (
     BLOCK_K,
@@ -305,6 +306,32 @@ def _pack_B(B, k0, k1, j, Bp):
 
 
 @jit
+def _pack_Bt(B, k0, k1, j, Bp):
+    """``_pack_B`` for B = Wᵀ given as W (N x K, rows contiguous): the panel is transposed from 4V
+    rows of W as it is packed, so that grad_h = grad_a W_kᵀ needs no transposed copy of W_k."""
+    W = Bp.shape[1]
+    n = min(W, B.shape[0] - j)
+    _transpose_columns(B[j:j + n, k0:k1], Bp, 0, k1 - k0)
+    for k in range(k1 - k0):
+        for c in range(n, W):
+            Bp[k, c] = 0.0
+
+
+def _pack(B, k0, k1, j, Bp):
+    """The panel B[k0:k1, j:j+4V] into Bp: ``_pack_B``, or for B a transposed view (Wᵀ of a
+    C-contiguous W, numba layout 'F') ``_pack_Bt`` from W's rows; chosen from B's type when
+    compiling, so each layout compiles only its own packing."""
+    raise NotImplementedError("only callable from compiled code")
+
+
+@overload(_pack)
+def _pack_impl(B, k0, k1, j, Bp):
+    if B.layout == "F":
+        return lambda B, k0, k1, j, Bp: _pack_Bt(B.T, k0, k1, j, Bp)
+    return lambda B, k0, k1, j, Bp: _pack_B(B, k0, k1, j, Bp)
+
+
+@jit
 def _edge_rows(op_A, wanted):
     """The last M mod 6 rows of op(A) above rows of zeros, as a 6 x K operand view (of
     ``_operand``'s type): the tiles of C's last rows read it, computing zeros in the rows past
@@ -339,7 +366,7 @@ def _blocked_columns(op_A, E, B, C, j0, j1, kc):
         Bk = Bp[: k1 - k0]
         A_k = op_A[:, k0:k1]
         for j in range(j0, j1, W):
-            _pack_B(B, k0, k1, j, Bk)
+            _pack(B, k0, k1, j, Bk)
             cols = min(W, j1 - j)
             for i in range(0, M, 6):
                 rows = min(6, M - i)
