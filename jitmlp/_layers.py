@@ -25,6 +25,8 @@ keep C in registers over the whole sum (figures: docs/performance.md).
 Large operands (B or C past ``BLOCKED_MIN_BYTES``, weights of 1024 units and more): the sum over
 k runs in blocks of ``BLOCK_K`` terms, one packed panel of B (BLOCK_K x 4V, contiguous, in L1) at
 a time, each 6x4 tile of C continued from where the previous block left it (``_blocked_columns``).
+B may also be the transposed view ``W.T`` of a C-contiguous W (grad_h = grad_a Wᵀ without a copy
+of Wᵀ): each panel is then transposed from W's rows as it is packed (``_pack_Bt``).
 
 Determinism: every element of C is owned by exactly one thread (threads split C's rows, or for
 large operands its columns, in fixed blocks) and is the left-to-right FMA chain
@@ -443,8 +445,9 @@ def product_rows(A, a_transposed, B, C):
 @jit_parallel
 def product_large(A, a_transposed, B, C):
     """C = op(A) @ B blocked (``product_blocked``), C's column blocks split over threads: for
-    operands past L2 (``runs_blocked``). A kernel of its own, so that fits without such layers
-    never compile it."""
+    operands past L2 (``runs_blocked``). B is C-contiguous, or the view W.T of a C-contiguous W
+    (packed from W's rows; a compiled version of its own). A kernel of its own, so that fits
+    without such layers never compile it."""
     _check_shapes(A, a_transposed, B, C)
     N = C.shape[1]
     op_A = _operand(A, a_transposed)
