@@ -241,6 +241,10 @@ BLOCK_N = 128
 # Column blocks of a blocked product are narrowed (to 4 vectors at least) until there are this many
 # where C is wide enough: work for as many threads.
 BLOCKED_MIN_BLOCKS = 16
+# W_kᵀ is copied (_layers.transpose) in blocks of TRANSPOSE_BLOCK columns of W_k where the rows of
+# W_kᵀ are a multiple of TRANSPOSE_ALIAS_BYTES apart (they share cache sets; docs/performance.md).
+TRANSPOSE_ALIAS_BYTES = 4096
+TRANSPOSE_BLOCK = 256
 # Weight gradients (C = Aᵀ B) with fewer output columns than this (and at least NARROW_MIN_M rows)
 # are computed transposed (Cᵀ = Bᵀ A, one thread), so the register tiles run along the long side.
 NARROW_N = 16

@@ -25,6 +25,8 @@ keep C in registers over the whole sum (figures: docs/performance.md).
 Large operands (B or C past ``BLOCKED_MIN_BYTES``, weights of 1024 units and more): the sum over
 k runs in blocks of ``BLOCK_K`` terms, one packed panel of B (BLOCK_K x 4V, contiguous, in L1) at
 a time, each 6x4 tile of C continued from where the previous block left it (``_blocked_columns``).
+B may also be the transposed view ``W.T`` of a C-contiguous W (grad_h = grad_a Wᵀ without a copy
+of Wᵀ): each panel is then transposed from W's rows as it is packed (``_pack_Bt``).
 
 Determinism: every element of C is owned by exactly one thread (threads split C's rows, or for
 large operands its columns, in fixed blocks) and is the left-to-right FMA chain
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import prange
+from numba.extending import overload
 
 from ._config import (
     BLOCK_K,
@@ -48,6 +51,8 @@ from ._config import (
     PARALLEL_MIN_FLOPS,
     ROW_BLOCK,
     TILE_VECTORS,
+    TRANSPOSE_ALIAS_BYTES,
+    TRANSPOSE_BLOCK,
     jit,
     jit_parallel,
 )
@@ -303,6 +308,32 @@ def _pack_B(B, k0, k1, j, Bp):
 
 
 @jit(internal=True)
+def _pack_Bt(B, k0, k1, j, Bp):
+    """``_pack_B`` for B = Wᵀ given as W (N x K, rows contiguous): the panel is transposed from 4V
+    rows of W as it is packed, so that grad_h = grad_a W_kᵀ needs no transposed copy of W_k."""
+    W = Bp.shape[1]
+    n = min(W, B.shape[0] - j)
+    _transpose_columns(B[j:j + n, k0:k1], Bp, 0, k1 - k0)
+    for k in range(k1 - k0):
+        for c in range(n, W):
+            Bp[k, c] = 0.0
+
+
+def _pack(B, k0, k1, j, Bp):
+    """The panel B[k0:k1, j:j+4V] into Bp: ``_pack_B``, or for B a transposed view (Wᵀ of a
+    C-contiguous W, numba layout 'F') ``_pack_Bt`` from W's rows; chosen from B's type when
+    compiling, so each layout compiles only its own packing."""
+    raise NotImplementedError("only callable from compiled code")
+
+
+@overload(_pack)
+def _pack_impl(B, k0, k1, j, Bp):
+    if B.layout == "F":
+        return lambda B, k0, k1, j, Bp: _pack_Bt(B.T, k0, k1, j, Bp)
+    return lambda B, k0, k1, j, Bp: _pack_B(B, k0, k1, j, Bp)
+
+
+@jit(internal=True)
 def _edge_rows(op_A, wanted):
     """The last M mod 6 rows of op(A) above rows of zeros, as a 6 x K operand view (of
     ``_operand``'s type): the tiles of C's last rows read it, computing zeros in the rows past
@@ -337,7 +368,7 @@ def _blocked_columns(op_A, E, B, C, j0, j1, kc):
         Bk = Bp[: k1 - k0]
         A_k = op_A[:, k0:k1]
         for j in range(j0, j1, W):
-            _pack_B(B, k0, k1, j, Bk)
+            _pack(B, k0, k1, j, Bk)
             cols = min(W, j1 - j)
             for i in range(0, M, 6):
                 rows = min(6, M - i)
@@ -411,11 +442,12 @@ def product_rows(A, a_transposed, B, C):
         _product_rows(op_A, B, C, np.int64(0), M)
 
 
-@jit_parallel(internal=True)
+@jit_parallel
 def product_large(A, a_transposed, B, C):
     """C = op(A) @ B blocked (``product_blocked``), C's column blocks split over threads: for
-    operands past L2 (``runs_blocked``). A kernel of its own, so that fits without such layers
-    never compile it."""
+    operands past L2 (``runs_blocked``). B is C-contiguous, or the view W.T of a C-contiguous W
+    (packed from W's rows; a compiled version of its own). A kernel of its own, so that fits
+    without such layers never compile it."""
     _check_shapes(A, a_transposed, B, C)
     N = C.shape[1]
     op_A = _operand(A, a_transposed)
@@ -478,19 +510,17 @@ def matmul_serial(A, B, C):
     product_serial(A, False, B, C)
 
 
-@jit
-def transpose(A, AT):
-    """AT = Aᵀ, copied so that grad_h = grad_a Wᵀ reads B = W_kᵀ in contiguous vectors.
-
-    Eight rows of A at a time: for each column j the eight values land side by side in row j of
-    AT (one cache line in float64), instead of eight scattered stores one row of A apart.
-    """
-    M, N = A.shape
+@jit(inline="always")
+def _transpose_columns(A, AT, j0, j1):
+    """AT[j0:j1] = A[:, j0:j1]ᵀ, eight rows of A at a time: for each column j the eight values
+    land side by side in row j of AT (one cache line in float64), instead of eight scattered
+    stores one row of A apart."""
+    M = A.shape[0]
     i = 0
     while i + 8 <= M:
         A0, A1, A2, A3 = A[i], A[i + 1], A[i + 2], A[i + 3]
         A4, A5, A6, A7 = A[i + 4], A[i + 5], A[i + 6], A[i + 7]
-        for j in range(N):
+        for j in range(j0, j1):
             ATj = AT[j]
             ATj[i] = A0[j]
             ATj[i + 1] = A1[j]
@@ -503,6 +533,24 @@ def transpose(A, AT):
         i += 8
     while i < M:
         Ai = A[i]
-        for j in range(N):
+        for j in range(j0, j1):
             AT[j, i] = Ai[j]
         i += 1
+
+
+@jit
+def transpose(A, AT):
+    """AT = Aᵀ, copied so that grad_h = grad_a Wᵀ reads B = W_kᵀ in contiguous vectors.
+
+    Eight rows of A at a time (``_transpose_columns``). Where AT's rows are a multiple of
+    TRANSPOSE_ALIAS_BYTES apart (A with 1024 float32 or 512 float64 rows, and their multiples),
+    the lines of AT that one pass over all columns writes share a few cache sets and are evicted
+    before the next eight rows complete them: such an A goes in blocks of TRANSPOSE_BLOCK columns.
+    Elsewhere one block of all columns is faster (the loop over j from 0 to N vectorizes better).
+    """
+    M, N = A.shape
+    if M * A.itemsize % TRANSPOSE_ALIAS_BYTES == 0 and N > TRANSPOSE_BLOCK:
+        for j0 in range(0, N, TRANSPOSE_BLOCK):
+            _transpose_columns(A, AT, j0, min(N, j0 + TRANSPOSE_BLOCK))
+    else:
+        _transpose_columns(A, AT, 0, N)

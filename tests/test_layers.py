@@ -56,8 +56,10 @@ def test_product_matches_numpy(kernel, M, K, N, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("M,N", [(1, 1), (1, 7), (7, 1), (17, 5), (200, 256), (256, 512),
-                                 (784, 100), (33, 64), (512, 256)])
+                                 (784, 100), (33, 64), (512, 256), (512, 300), (1024, 300)])
 def test_transpose(M, N, dtype):
+    """Every shape, including A whose rows of Aᵀ alias in the caches (1024 float32 or 512
+    float64 rows: copied in blocks of TRANSPOSE_BLOCK columns, the last one partial)."""
     A = np.random.default_rng(M * N).standard_normal((M, N)).astype(dtype)
     AT = np.empty((N, M), dtype=dtype)
     _layers.transpose(A, AT)
@@ -196,6 +198,29 @@ def test_blocked_product_is_the_exact_fma_chain(M, K, N, kc, nc, a_transposed, d
     C = np.full((M, N), np.nan, dtype=dtype)
     _layers.product_blocked(A, a_transposed, B, C, kc, nc)
     np.testing.assert_array_equal(C, _fma_chain(A.T if a_transposed else A, B, dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("M,K,N,kc,nc", BLOCKED_CASES + [(31, 300, 150, 256, 128)])
+def test_blocked_product_packs_B_from_its_transpose(M, K, N, kc, nc, dtype, restore_threads):
+    """B = Wᵀ passed as a view of W (grad_h = grad_a W_kᵀ without a transposed copy of W_k): the
+    panels are packed from W's rows, and every element is still the left-to-right FMA chain,
+    for any blocks (``product_blocked``) and thread count (``product_large``)."""
+    A, _ = _operands("matmul", M, K, N, dtype, seed=23)
+    W = np.random.default_rng(29).standard_normal((N, K)).astype(dtype)
+    Bt = W.T  # (K, N), F-contiguous: rows of W are columns of B
+    expected = _fma_chain(A, Bt, dtype) if M * N * K < 20000 else None
+    if expected is None:  # too long for the exact chain: the tiles on a contiguous copy of Wᵀ
+        expected = np.empty((M, N), dtype=dtype)
+        _layers.matmul_serial(A, np.ascontiguousarray(Bt), expected)
+    C = np.full((M, N), np.nan, dtype=dtype)
+    _layers.product_blocked(A, False, Bt, C, kc, nc)
+    np.testing.assert_array_equal(C, expected)
+    for nt in sorted({1, restore_threads}):
+        numba.set_num_threads(nt)
+        C = np.full((M, N), np.nan, dtype=dtype)
+        _layers.product_large(A, False, Bt, C)
+        np.testing.assert_array_equal(C, expected)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
