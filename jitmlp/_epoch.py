@@ -125,7 +125,11 @@ DROPOUT, DROPOUT_IN_PLACE = 7, 8
 # (the same bits)
 PRODUCT_LARGE = 9
 GRAD_BLOCK = 10  # one block of a weight gradient's rows (``grad_block``)
-N_KERNELS = 11
+# the blocked product with B = W_kᵀ read as the view W_k.T (packed from W_k's rows): grad h of a
+# row-parallel batch where it runs blocked, so that W_k needs no transposed copy; in the same fits
+# as PRODUCT_LARGE (the same bits as the product from the copy)
+PRODUCT_LARGE_T = 11
+N_KERNELS = 12
 
 # How a minibatch runs (``regime_of``, a function of the shapes alone)
 SERIAL, UNITS, ROWS_PARALLEL = 0, 1, 2
@@ -437,8 +441,16 @@ def transpose_weights(theta, units, w_off, wt):
         transpose(W_k(theta, units, w_off, k), Wt_k(wt, units, k))
 
 
+@jit(internal=True)
+def grad_h_from_W(kernels, Wt, grad_h):
+    """Whether grad h = grad a W_kᵀ of a row-parallel batch runs blocked with W_kᵀ packed from
+    W_k itself (PRODUCT_LARGE_T), for the shapes of W_kᵀ (``Wt``) and grad h: then W_k is not
+    transposed into the workspace (``chunk_rows_parallel``)."""
+    return kernels[PRODUCT_LARGE_T, 0] != 0 and runs_blocked(False, Wt, grad_h)
+
+
 @jit(inline="always")
-def backward_rows(kernels, rows, net, work, r0, parallel, dropout):
+def backward_rows(kernels, rows, theta, net, work, r0, parallel, dropout):
     """The row-local part of the backward pass of the samples ``rows`` (rows r0.. of the
     workspace): from grad a_L down to grad a_1,
 
@@ -456,7 +468,12 @@ def backward_rows(kernels, rows, net, work, r0, parallel, dropout):
         grad_a = grad_a_rows(ga_buf, h_off, units, k, r0, r1)
         # grad h_{k-1} = grad a_k W_kᵀ, written where grad a_{k-1} goes
         grad_h = grad_a_rows(ga_buf, h_off, units, k - 1, r0, r1)
-        layer_product(kernels, grad_a, False, Wt_k(wt, units, k), grad_h, parallel)
+        Wt = Wt_k(wt, units, k)
+        if parallel and grad_h_from_W(kernels, Wt, grad_h):  # W_kᵀ read from W_k
+            call_native(kernel_at(kernels, PRODUCT_LARGE_T, 0),
+                        (grad_a, False, W_k(theta, units, net.w_off, k).T, grad_h))
+        else:
+            layer_product(kernels, grad_a, False, Wt, grad_h, parallel)
         if drops(dropout, k - 1):  # grad h_{k-1} = grad h̃_{k-1} ⊙ m / (1 − p), in place
             call_native(kernel_at(kernels, DROPOUT_IN_PLACE, 0),
                         (grad_h, rows, np.int64(k - 1), dropout))
@@ -531,7 +548,7 @@ def unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, parallel, dro
     call_native(kernel_at(kernels, LOSS, 0),
                 (data.Y, data.sw, rows, y_hat, ga_L, net.loss_param, work.stats, r0))
     if n > 0:
-        backward_rows(kernels, rows, net, work, r0, parallel, dropout)
+        backward_rows(kernels, rows, theta, net, work, r0, parallel, dropout)
 
 
 # The compiled row unit and the row-parallel batch. Their callers call them through their
@@ -550,9 +567,12 @@ def chunk_rows_parallel(kernels, data, X_csr, idx, theta, net, work, r0, r1, dro
     product."""
     units, w_off, b_off = net.units, net.w_off, net.b_off
     h_buf, h_off, ga_buf = work.h_buf, work.h_off, work.ga_buf
-    transpose_weights(theta, units, w_off, work.wt)
-    unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, True, dropout)
     nb = idx.shape[0]
+    for k in range(2, units.shape[0]):  # W_kᵀ, where backward does not read it from W_k
+        Wt = Wt_k(work.wt, units, k)
+        if not grad_h_from_W(kernels, Wt, grad_a_rows(ga_buf, h_off, units, k - 1, 0, nb)):
+            transpose(W_k(theta, units, w_off, k), Wt)
+    unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, True, dropout)
     part = work.parts[0]
     for k in range(units.shape[0] - 1, 1, -1):  # grad W_k = h_{k-1}ᵀ grad a_k, k = L..2
         layer_product(kernels, layer_input(h_buf, h_off, units, dropout, k - 1, 0, nb), True,
@@ -708,11 +728,11 @@ def chunk_kernels_of(data, X_csr, sample_idx, theta, net, work, batch_sizes, row
 
     The row-parallel batch is compiled only where one of the batches runs row-parallel (or
     with ``rows_parallel``: ``jitmlp.precompile``); elsewhere the row unit stands in for it
-    (never called). The blocked product (PRODUCT_LARGE) only where a row-parallel batch may
-    have operands past L2 (``may_run_blocked``), or with ``large``. ``dropout``: the record
-    the epoch gets (``_dropout.record``; None: no dropout); the DROPOUT rows are compiled only
-    where one of its rates is > 0, and the workspace must then have room for h̃
-    (``Layout.workspace(dropout=True)``).
+    (never called). The blocked products (PRODUCT_LARGE, PRODUCT_LARGE_T) only where a
+    row-parallel batch may have operands past L2 (``may_run_blocked``), or with ``large``.
+    ``dropout``: the record the epoch gets (``_dropout.record``; None: no dropout); the DROPOUT
+    rows are compiled only where one of its rates is > 0, and the workspace must then have room
+    for h̃ (``Layout.workspace(dropout=True)``).
     """
     units = net.units
     if dropout is None:
@@ -740,6 +760,8 @@ def chunk_kernels_of(data, X_csr, sample_idx, theta, net, work, batch_sizes, row
         kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk_rows_parallel, args)
     if large or may_run_blocked(units, parallel_sizes, theta.itemsize):
         kernels[PRODUCT_LARGE] = address_of(product_large, (a, True, a, a))
+        W_T = np.empty((2, 3), theta.dtype).T  # the view W_k.T: numba layout "F"
+        kernels[PRODUCT_LARGE_T] = address_of(product_large, (a, False, W_T, a))
     return kernels
 
 

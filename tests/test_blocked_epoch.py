@@ -41,12 +41,16 @@ def _fit(monkeypatch, blocked):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_blocked_product_in_an_epoch_gives_the_unblocked_bits(monkeypatch):
     blocked, tables = _fit(monkeypatch, blocked=True)
-    assert all(table[epoch.PRODUCT_LARGE, 0] != 0 for table in tables)
+    # with grad h = grad a W_kᵀ blocked too, from W_k read as W_k.T (no transposed copy)
+    assert all(table[row, 0] != 0 for table in tables
+               for row in (epoch.PRODUCT_LARGE, epoch.PRODUCT_LARGE_T))
     unblocked, tables = _fit(monkeypatch, blocked=False)
-    assert all(table[epoch.PRODUCT_LARGE, 0] == 0 for table in tables)
+    assert all(table[row, 0] == 0 for table in tables
+               for row in (epoch.PRODUCT_LARGE, epoch.PRODUCT_LARGE_T))
     for a, b in zip(blocked.coefs_ + blocked.intercepts_, unblocked.coefs_ + unblocked.intercepts_):
         assert np.array_equal(a, b)
     assert blocked.loss_ == unblocked.loss_
-    # and the second layer's forward product of a 256-row batch does run blocked
+    # and the second layer's forward product of a 256-row batch does run blocked, as does its
+    # grad h (W_2ᵀ is 512 x 512 too)
     W, a = np.empty((512, 512)), np.empty((256, 512))
     assert runs_blocked(False, W, a)
