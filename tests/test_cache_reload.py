@@ -18,6 +18,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 MODULE = textwrap.dedent(
     """
     from numba import prange
@@ -50,15 +52,28 @@ STEPS = [
 ]
 
 
-def test_cached_caller_of_parallel_kernel_runs_first_in_fresh_process(tmp_path):
-    (tmp_path / "kernels.py").write_text(MODULE)
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"),
-               PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+def _run_steps(directory, popen):
+    """The three processes in turn, with a cache of their own in ``directory``; started beside
+    the other tests (tests/conftest.py, ``background``). (returncode, stdout, stderr) of each,
+    and the names of the cached files."""
+    (directory / "kernels.py").write_text(MODULE)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(directory / "cache"),
+               PYTHONPATH=os.pathsep.join([str(directory), os.environ.get("PYTHONPATH", "")]))
+    results = []
+    for step in STEPS:
+        process = popen([sys.executable, "-c", step], env=env, text=True,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = process.communicate(timeout=300)
+        results.append((process.returncode, out, err))
+    cached = [name for _, _, names in os.walk(directory / "cache") for name in names]
+    return results, cached
+
+
+@pytest.mark.background(start=_run_steps)
+def test_cached_caller_of_parallel_kernel_runs_first_in_fresh_process(background_run):
+    results, cached = background_run
     expected = ["4.0", "8.0", "4.0"]
-    for step, want in zip(STEPS, expected):
-        out = subprocess.run([sys.executable, "-c", step], env=env, capture_output=True,
-                             text=True, timeout=300)
-        assert out.returncode == 0, (step, out.returncode, out.stderr[-2000:])
-        assert out.stdout.strip().splitlines()[-1] == want
-    cached = [name for _, _, names in os.walk(tmp_path / "cache") for name in names]
+    for step, want, (returncode, out, err) in zip(STEPS, expected, results, strict=True):
+        assert returncode == 0, (step, returncode, err[-2000:])
+        assert out.strip().splitlines()[-1] == want
     assert any(name.startswith("kernels.add_one_serially_called") for name in cached), cached
