@@ -806,14 +806,14 @@ def batch_loss_and_grad(kernels, data, X_csr, idx, theta, net, work, alpha, drop
 
 
 @jit(internal=True)
-def _update_block(theta, work, n_weights, step, t, sw_sum, blk, reduce, update, scale):
+def _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update, scale):
     """One block of ``update_theta``: ``reduce`` the parts' sums into grad (and ‖W‖² of θ
     before the step into penalty[blk]), then ``update`` (the optimizer's step); or, in
     clipping's first pass (reduce without update), the block's ‖grad‖² into
     penalty[n_blocks + blk]. ``scale`` (clipping) of 1 touches nothing, nor weight decay of 0.
 
-    The step's constants are taken in θ's dtype (η: Adam's bias-corrected step size at time
-    step t, or SGD's learning rate)."""
+    The step's constants are taken in θ's dtype; ``eta`` (``update_theta``) is Adam's
+    bias-corrected step size, or SGD's learning rate."""
     T = theta.dtype.type
     grad, penalty = work.grad, work.penalty
     n = theta.shape[0]
@@ -832,12 +832,10 @@ def _update_block(theta, work, n_weights, step, t, sw_sum, blk, reduce, update, 
     if keep != 1:  # decoupled: the weights shrink apart from the gradient step
         scale_span(theta, keep, p0, p_w)
     if step.solver == ADAM:
-        eta = T(adam_step_size(t, step.learning_rate, step.beta_1, step.beta_2))
         adam_span(theta, grad, step.state_1, step.state_2, T(step.beta_1), T(step.beta_2), eta,
                   T(step.epsilon), p0, p1)
     else:
-        sgd_span(theta, grad, step.state_1, T(step.momentum), T(step.learning_rate),
-                 step.nesterov, p0, p1)
+        sgd_span(theta, grad, step.state_1, T(step.momentum), eta, step.nesterov, p0, p1)
 
 
 @jit_parallel
@@ -858,6 +856,9 @@ def update_theta(theta, net, work, step, t, sw_sum):
     clipping.
     """
     T = theta.dtype.type
+    # η once per step (Adam's bias correction at time step t), not once per block
+    eta = T(adam_step_size(t, step.learning_rate, step.beta_1, step.beta_2)
+            if step.solver == ADAM else step.learning_rate)
     n_weights = net.b_off[0]
     clip = step.max_grad_norm < np.inf
     n = theta.shape[0]
@@ -869,10 +870,10 @@ def update_theta(theta, net, work, step, t, sw_sum):
         reduce = not (clip and update)
         if n >= UPDATE_PARALLEL_MIN:
             for blk in prange(n_blocks):
-                _update_block(theta, work, n_weights, step, t, sw_sum, blk, reduce, update, scale)
+                _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update, scale)
         else:
             for blk in range(n_blocks):
-                _update_block(theta, work, n_weights, step, t, sw_sum, blk, reduce, update, scale)
+                _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update, scale)
         if not update:
             grad_sq = 0.0
             for blk in range(n_blocks):
