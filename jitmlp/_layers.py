@@ -549,8 +549,6 @@ def transpose(A, AT):
     Elsewhere one block of all columns is faster (the loop over j from 0 to N vectorizes better).
     """
     M, N = A.shape
-    if M * A.itemsize % TRANSPOSE_ALIAS_BYTES == 0 and N > TRANSPOSE_BLOCK:
-        for j0 in range(0, N, TRANSPOSE_BLOCK):
-            _transpose_columns(A, AT, j0, min(N, j0 + TRANSPOSE_BLOCK))
-    else:
-        _transpose_columns(A, AT, 0, N)
+    width = TRANSPOSE_BLOCK if M * A.itemsize % TRANSPOSE_ALIAS_BYTES == 0 else max(N, 1)
+    for j0 in range(0, N, width):  # one inlined body (each call site is compiled again)
+        _transpose_columns(A, AT, j0, min(N, j0 + width))
