@@ -666,10 +666,48 @@ def _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase, t):
                     (kernels, X_csr, idx, net, work, dropout, k, i0, i1))
 
 
-@jit(inline="always")  # inlined into the two (parallel) callers: no library of its own to link
+@jit(internal=True)
+def _begin_batch(kernels, data, X_csr, idx, theta, net, work, dropout):
+    """Start the data term of the minibatch ``idx``: run all of it where it runs row-parallel,
+    else transpose W_2..W_L for grad h; return (threads, work per gradient block, row units,
+    gradient blocks) of its row-local and weight-gradient phases (``schedule``; no items in
+    the ROWS_PARALLEL regime)."""
+    nb = idx.shape[0]
+    units = net.units
+    regime = regime_of(nb, units)
+    if regime == ROWS_PARALLEL:
+        call_native(kernel_at(kernels, CHUNK_ROWS_PARALLEL, 0),
+                    (kernels, data, X_csr, idx, theta, net, work, np.int64(0), np.int64(nb),
+                     dropout))
+        return 1, 0, 0, 0
+    transpose_weights(theta, units, net.w_off, work.wt)
+    n_threads = get_num_threads() if regime == UNITS else 1
+    per_block = _grad_per_block(units, X_csr is not None, n_threads)
+    return (n_threads, per_block, row_units(nb, units, n_threads),
+            _grad_count(units, X_csr is not None, per_block))
+
+
+@jit(internal=True)
+def _batch_sums(stats, sw, idx, units, out):
+    """(Σ_n w_n·loss_n, Σ_n w_n) of a minibatch, in row order, from the per-row losses in
+    ``stats``."""
+    nb = idx.shape[0]
+    data_loss = 0.0
+    sw_sum = 0.0
+    for r in range(nb):
+        w = float(sw[idx[r]])
+        data_loss += w * stats[r]
+        sw_sum += w
+    if out == O_IDENTITY or out == O_HUBER:  # (MEAN_OVER_OUTPUTS)
+        data_loss /= units[units.shape[0] - 1]  # scikit-learn: squared error averaged over outputs
+    return data_loss, sw_sum
+
+
+@jit(inline="always")  # inlined into its (parallel) caller: no library of its own to link
 def batch_data_term(kernels, data, X_csr, idx, theta, net, work, dropout):
     """Forward and backward of one minibatch, the samples ``idx``: its gradient sums into
-    parts[0].
+    parts[0] (lbfgs's ``batch_loss_and_grad``; ``run_epoch`` runs the same phases, then the
+    update's, in its own loop).
 
     Returns (Σ_n w_n·loss_n, Σ_n w_n). X (``data.X``) is dense (n, n_features) with X_csr None,
     or X is empty and X_csr holds the CSR (data, indices, indptr) of the input. ``kernels`` is
@@ -680,43 +718,22 @@ def batch_data_term(kernels, data, X_csr, idx, theta, net, work, dropout):
     threads (``schedule``): in the UNITS regime the row-local work runs as one unit of rows per
     thread, then the weight gradients as blocks of their rows, each phase one parallel region.
     """
-    nb = idx.shape[0]
-    units = net.units
-    L = units.shape[0] - 1
-    regime = regime_of(nb, units)
-    if regime == ROWS_PARALLEL:
-        call_native(kernel_at(kernels, CHUNK_ROWS_PARALLEL, 0),
-                    (kernels, data, X_csr, idx, theta, net, work, np.int64(0), np.int64(nb),
-                     dropout))
-    else:
-        n_threads = get_num_threads() if regime == UNITS else 1
-        transpose_weights(theta, units, net.w_off, work.wt)
-        sparse = X_csr is not None
-        per_block = _grad_per_block(units, sparse, n_threads)
-        counts = (row_units(nb, units, n_threads), _grad_count(units, sparse, per_block))
-        # phase 0: the row units; phase 1: the blocks of the weight gradients. One prange for
-        # both (one parallel body to compile), run once per phase.
-        for which in range(2):
-            n = counts[which]
-            phase = (np.int64(which), n, per_block)
-            if n_threads > 1 and n > 1:
-                for t in prange(n):
-                    _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase,
-                                np.int64(t))
-            else:
-                for t in range(n):
-                    _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase,
-                                np.int64(t))
-    data_loss = 0.0
-    sw_sum = 0.0
-    stats, sw = work.stats, data.sw
-    for r in range(nb):
-        w = float(sw[idx[r]])
-        data_loss += w * stats[r]
-        sw_sum += w
-    if net.out == O_IDENTITY or net.out == O_HUBER:  # (MEAN_OVER_OUTPUTS)
-        data_loss /= units[L]  # scikit-learn reports the squared error averaged over outputs
-    return data_loss, sw_sum
+    n_threads, per_block, n_units, n_grad = _begin_batch(kernels, data, X_csr, idx, theta, net,
+                                                         work, dropout)
+    # phase 0: the row units; phase 1: the blocks of the weight gradients. One prange for
+    # both (one parallel body to compile), run once per phase.
+    for which in range(2):
+        n = n_units if which == 0 else n_grad
+        phase = (np.int64(which), n, per_block)
+        if n_threads > 1 and n > 1:
+            for t in prange(n):
+                _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase,
+                            np.int64(t))
+        else:
+            for t in range(n):
+                _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase,
+                            np.int64(t))
+    return _batch_sums(work.stats, data.sw, idx, net.units, net.out)
 
 
 def chunk_kernels_of(data, X_csr, sample_idx, theta, net, work, batch_sizes, rows_parallel=False,
@@ -838,10 +855,41 @@ def _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update
         sgd_span(theta, grad, step.state_1, T(step.momentum), eta, step.nesterov, p0, p1)
 
 
+@jit(internal=True)
+def step_size(theta, step, t):
+    """η of the step at Adam's time step t (its bias correction), or SGD's learning rate, in
+    θ's dtype: once per step, not once per block."""
+    T = theta.dtype.type
+    if step.solver == ADAM:
+        return T(adam_step_size(t, step.learning_rate, step.beta_1, step.beta_2))
+    return T(step.learning_rate)
+
+
+@jit(internal=True)
+def _clip_scale(theta, work, step, n_blocks):
+    """Clipping's factor min(1, max_grad_norm/‖grad θ‖) in θ's dtype, from the per-block
+    ‖grad‖² of the first pass (penalty[n_blocks:]) added in block order."""
+    penalty = work.penalty
+    grad_sq = 0.0
+    for blk in range(n_blocks):
+        grad_sq += penalty[n_blocks + blk]
+    return theta.dtype.type(clip_factor(grad_sq, step.max_grad_norm))
+
+
+@jit(internal=True)
+def _penalty_total(work, n_blocks):
+    """‖W‖² of θ before the step (float64): the blocks' sums added in block order."""
+    penalty = work.penalty
+    total = 0.0
+    for blk in range(n_blocks):
+        total += penalty[blk]
+    return total
+
+
 @jit_parallel
 def update_theta(theta, net, work, step, t, sw_sum):
     """grad θ from the parts' sums, then one optimizer ``step``, in one pass over θ (two with
-    gradient clipping).
+    gradient clipping). ``run_epoch`` runs the same passes inside its own parallel loop.
 
     Block by block (fixed blocks of UPDATE_BLOCK elements, spread over threads): ‖W‖² of the
     block before the step, grad = (Σ_c parts[c] + α W) / Σw, then the update of θ and the
@@ -856,33 +904,45 @@ def update_theta(theta, net, work, step, t, sw_sum):
     clipping.
     """
     T = theta.dtype.type
-    # η once per step (Adam's bias correction at time step t), not once per block
-    eta = T(adam_step_size(t, step.learning_rate, step.beta_1, step.beta_2)
-            if step.solver == ADAM else step.learning_rate)
+    eta = step_size(theta, step, t)
     n_weights = net.b_off[0]
     clip = step.max_grad_norm < np.inf
     n = theta.shape[0]
     n_blocks = (n + UPDATE_BLOCK - 1) // UPDATE_BLOCK
-    penalty = work.penalty
     scale = T(1)
     for phase in range(0 if clip else 1, 2):  # 0: clipping's norm pass; 1: the step
         update = phase == 1
         reduce = not (clip and update)
+        if update and clip:
+            scale = _clip_scale(theta, work, step, n_blocks)
         if n >= UPDATE_PARALLEL_MIN:
             for blk in prange(n_blocks):
                 _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update, scale)
         else:
             for blk in range(n_blocks):
                 _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update, scale)
-        if not update:
-            grad_sq = 0.0
-            for blk in range(n_blocks):
-                grad_sq += penalty[n_blocks + blk]
-            scale = T(clip_factor(grad_sq, step.max_grad_norm))
-    total = 0.0
-    for blk in range(n_blocks):
-        total += penalty[blk]
-    return total
+    return _penalty_total(work, n_blocks)
+
+
+# The phases of one minibatch in ``run_epoch``, each a set of independent items run by one
+# prange (one parallel body to compile for all of them), or on the calling thread:
+ROW_UNITS, GRAD_BLOCKS = 0, 1  # the data term's (``_phase_item``), as in ``batch_data_term``
+NORM_PASS, STEP_PASS = 2, 3  # the update's blocks of θ (``_update_block``), as in ``update_theta``
+
+
+@jit(internal=True)  # called from the parallel body and the serial loop: compiled once
+def _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout, phase, i):
+    """Item i of ``run_epoch``'s phase ``phase`` = (which, items, work per gradient block, η,
+    Σw, clipping's scale): a row unit or a block of the weight gradients (``_phase_item``), or
+    block i of θ in clipping's norm pass or in the step (``_update_block``)."""
+    which, n, per_block, eta, sw_sum, scale = phase
+    if which < NORM_PASS:
+        _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, (which, n, per_block),
+                    i)
+    else:
+        clip = step.max_grad_norm < np.inf
+        _update_block(theta, work, net.b_off[0], step, eta, sw_sum, i,
+                      which == NORM_PASS or not clip, which == STEP_PASS, scale)
 
 
 @jit_parallel
@@ -898,16 +958,49 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
     loss_. ``sample_idx`` may be a slice of the epoch's order starting at a multiple of
     batch_size (the driver runs long epochs slice by slice, see
     ``_estimators._fit_stochastic``); the loss sum carried in keeps its order of additions.
+
+    Each minibatch is ``batch_data_term`` then ``update_theta``, the same work in the same
+    order (the same bits), with all their phases run by one prange: one parallel body to
+    compile instead of two.
     """
+    T = theta.dtype.type
     n = sample_idx.shape[0]
-    alpha = step.alpha
+    units = net.units
+    clip = step.max_grad_norm < np.inf
+    n_blocks = (theta.shape[0] + UPDATE_BLOCK - 1) // UPDATE_BLOCK
+    update_parallel = theta.shape[0] >= UPDATE_PARALLEL_MIN
     for start in range(0, n, step.batch_size):
         stop = min(n, start + step.batch_size)
         idx = sample_idx[start:stop]
-        data_loss, sw_sum = batch_data_term(kernels, data, X_csr, idx, theta, net, work, dropout)
+        n_threads, per_block, n_units, n_grad = _begin_batch(kernels, data, X_csr, idx, theta,
+                                                             net, work, dropout)
         if step.solver == ADAM:
             t += 1
-        sq = update_theta(theta, net, work, step, t, sw_sum)
-        loss = data_loss / sw_sum + 0.5 * alpha * sq / sw_sum
+        eta = step_size(theta, step, t)
+        data_loss, sw_sum = 0.0, 0.0
+        scale = T(1)
+        for which in range(ROW_UNITS, STEP_PASS + 1):
+            if which == ROW_UNITS:
+                items = n_units
+            elif which == GRAD_BLOCKS:
+                items = n_grad
+            elif which == NORM_PASS:  # the data term is complete
+                data_loss, sw_sum = _batch_sums(work.stats, data.sw, idx, units, net.out)
+                items = n_blocks if clip else 0
+            else:
+                if clip:
+                    scale = _clip_scale(theta, work, step, n_blocks)
+                items = n_blocks
+            phase = (np.int64(which), np.int64(items), per_block, eta, sw_sum, scale)
+            if items > 1 and (update_parallel if which >= NORM_PASS else n_threads > 1):
+                for i in prange(items):
+                    _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout,
+                                phase, np.int64(i))
+            else:
+                for i in range(items):
+                    _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout,
+                                phase, np.int64(i))
+        sq = _penalty_total(work, n_blocks)
+        loss = data_loss / sw_sum + 0.5 * step.alpha * sq / sw_sum
         accumulated_loss += loss * (stop - start)
     return accumulated_loss, t
