@@ -18,7 +18,9 @@ internal kernels
     ``jit(internal=True)`` marks a kernel only compiled code calls (a helper of other kernels,
     or one called through its address, ``_native``): numba compiles it without the CPython and
     C wrappers a call from Python needs, the larger part of a small kernel's compile time. A
-    call from Python raises TypeError.
+    call from Python raises TypeError. Every other kernel has such a twin (``callee``) that
+    compiled callers and ``_native``'s addresses use: a kernel is compiled with wrappers only
+    where Python calls it.
 cache
     Compiled kernels are written to numba's on-disk cache so a fresh process does not
     recompile. Where the package directory is not writable numba falls back to its user-wide
@@ -40,6 +42,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import sys
+import types as types_module
 from pathlib import Path
 
 import numba
@@ -152,11 +155,30 @@ def canonical_type(t):
 
 
 class _Dispatcher(CPUDispatcher):
-    """numba's CPU dispatcher, compiling callees for canonical argument types (see above)."""
+    """numba's CPU dispatcher, compiling callees for canonical argument types (see above).
+
+    A kernel Python calls has a twin for compiled code (``callee``): the same function compiled
+    without the wrappers a call from Python needs, which compiled callers and ``_native``'s
+    addresses use. A kernel both call is compiled twice; one that only compiled code calls (most
+    of the epoch's helpers) is compiled once, without wrappers.
+    """
+
+    callee = None  # the twin compiled code calls (an _InternalDispatcher), or None: this one
 
     def get_call_template(self, args, kws):
-        return super().get_call_template(tuple(canonical_type(a) for a in args),
-                                         {k: canonical_type(v) for k, v in kws.items()})
+        args = tuple(canonical_type(a) for a in args)
+        kws = {k: canonical_type(v) for k, v in kws.items()}
+        if self.callee is not None:
+            return self.callee.get_call_template(args, kws)
+        return super().get_call_template(args, kws)
+
+    def get_overload(self, sig):
+        """The compiled function a call from compiled code links (the twin's where it has one)."""
+        if self.callee is not None:
+            args = tuple(getattr(sig, "args", sig))
+            if args in self.callee.overloads:
+                return self.callee.get_overload(args)
+        return super().get_overload(sig)
 
 
 class _InternalDispatcher(_Dispatcher):
@@ -177,10 +199,24 @@ def _compile(func, options):
     if internal:  # the wrappers' code is most of a small kernel's compile time
         options.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
     kind = _InternalDispatcher if internal else _Dispatcher
-    dispatcher = kind(py_func=func, locals={}, targetoptions=options)
+    dispatcher = kind(py_func=func, locals={}, targetoptions=dict(options))
     if cache:
         dispatcher.enable_caching()
+    if not internal and options.get("inline", "never") == "never":
+        dispatcher.callee = _compile(_twin_function(func), dict(options, internal=True,
+                                                               cache=cache))
     return dispatcher
+
+
+def _twin_function(func):
+    """A copy of ``func`` under its own qualified name (numba's cache files are named by it, and
+    the twin's compiled code, without wrappers, must never load as the Python-callable one)."""
+    twin = types_module.FunctionType(func.__code__, func.__globals__, func.__name__,
+                                     func.__defaults__, func.__closure__)
+    twin.__kwdefaults__ = func.__kwdefaults__
+    twin.__qualname__ = func.__qualname__ + "_callee"
+    twin.__doc__ = func.__doc__
+    return twin
 
 
 def jit(func=None, **overrides):

@@ -56,6 +56,7 @@ def address_of(dispatcher, args) -> tuple:
     if found is not None:
         return found
     argtypes = tuple(canonical_type(numba.typeof(a)) for a in args)
+    dispatcher = getattr(dispatcher, "callee", None) or dispatcher  # no Python wrappers needed
     dispatcher.compile(argtypes)
     cres = dispatcher.overloads[argtypes]
     address = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)

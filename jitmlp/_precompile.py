@@ -105,13 +105,16 @@ def _dispatchers():
     from ._predict import _predict_block, predict_forward
     from ._shuffle import shuffle_in_place
 
+    def callee(dispatcher):  # what compiled code and ``_native``'s addresses use
+        return getattr(dispatcher, "callee", None) or dispatcher
+
     return {"run_epoch": run_epoch, "chunk": chunk, "shuffle_in_place": shuffle_in_place,
             # each activation and output function is a kernel of its own: tanh's and exp's
             # stand for them all in a task's status
             "activations": _activations.KERNELS[_activations.TANH][0],
             "outputs": _outputs.KERNELS[_outputs.O_EXP][0],
-            "chunk_rows_parallel": chunk_rows_parallel, "product_large": product_large,
-            "_predict_block": _predict_block,
+            "chunk_rows_parallel": chunk_rows_parallel, "product_large": callee(product_large),
+            "_predict_block": callee(_predict_block),
             "predict_forward": predict_forward, "batch_loss_and_grad": batch_loss_and_grad}
 
 

@@ -69,3 +69,34 @@ def test_an_internal_kernel_runs_from_compiled_code_and_refuses_python():
     np.testing.assert_array_equal(out, 2.0 * x)
     with pytest.raises(TypeError, match="compiled code only"):
         _internal_scale(x, 2.0, out)
+
+
+@jit(cache=False)
+def _twice(x, out):
+    for i in range(x.shape[0]):
+        out[i] = 2.0 * x[i]
+
+
+@jit(cache=False)
+def _calls_twice(x, out):
+    _twice(x, out)
+
+
+def test_compiled_callers_and_addresses_use_the_twin_without_wrappers():
+    """A kernel Python may call is compiled for compiled callers (and ``address_of``) as its
+    twin ``callee``, without the Python wrappers; only a call from Python compiles the kernel
+    itself, with them. Both give the same results."""
+    x, out = np.arange(4.0), np.zeros(4)
+    _calls_twice(x, out)
+    np.testing.assert_array_equal(out, 2.0 * x)
+    assert len(_twice.callee.signatures) == 1 and _twice.signatures == []
+    out[:] = 0
+    _caller(address_of(_scale, (x, 5.0, out)), x, 5.0, out)
+    np.testing.assert_array_equal(out, 5.0 * x)
+    assert len(_scale.callee.signatures) >= 1
+    out[:] = 0
+    _twice(x, out)  # from Python: the kernel with its wrappers
+    np.testing.assert_array_equal(out, 2.0 * x)
+    assert len(_twice.signatures) == 1 and len(_twice.callee.signatures) == 1
+    with pytest.raises(TypeError, match="compiled code only"):
+        _twice.callee(x, out)
