@@ -129,7 +129,10 @@ GRAD_BLOCK = 10  # one block of a weight gradient's rows (``grad_block``)
 # row-parallel batch where it runs blocked, so that W_k needs no transposed copy; in the same fits
 # as PRODUCT_LARGE (the same bits as the product from the copy)
 PRODUCT_LARGE_T = 11
-N_KERNELS = 12
+# an item of ``run_epoch``'s phases (``_epoch_item``: a row unit, a weight-gradient block, a block
+# of θ's update), so that neither run_epoch nor its parallel body compiles that code again
+EPOCH_ITEM = 12
+N_KERNELS = 13
 
 # How a minibatch runs (``regime_of``, a function of the shapes alone)
 SERIAL, UNITS, ROWS_PARALLEL = 0, 1, 2
@@ -930,7 +933,17 @@ ROW_UNITS, GRAD_BLOCKS = 0, 1  # the data term's (``_phase_item``), as in ``batc
 NORM_PASS, STEP_PASS = 2, 3  # the update's blocks of θ (``_update_block``), as in ``update_theta``
 
 
-@jit(internal=True)  # called from the parallel body and the serial loop: compiled once
+def epoch_kernels_of(kernels, data, X_csr, sample_idx, theta, net, work, step, dropout):
+    """Add to ``kernels`` (``chunk_kernels_of`` these arguments) the row ``run_epoch`` needs
+    besides them: its phases' item (``_epoch_item``) for this ``step`` record's types."""
+    T = theta.dtype.type
+    phase = (np.int64(0), np.int64(0), np.int64(0), T(0), 0.0, T(1))  # as run_epoch makes it
+    kernels[EPOCH_ITEM] = address_of(_epoch_item, (kernels, data, X_csr, sample_idx, theta, net,
+                                                   work, step, dropout, phase, 0))
+    return kernels
+
+
+@jit(internal=True)  # called through its address (EPOCH_ITEM): compiled once
 def _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout, phase, i):
     """Item i of ``run_epoch``'s phase ``phase`` = (which, items, work per gradient block, η,
     Σw, clipping's scale): a row unit or a block of the weight gradients (``_phase_item``), or
@@ -952,12 +965,13 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
     ``step.batch_size`` rows.
 
     ``step`` is the optimizer (``_records.Step``: its hyper-parameters, clipping and weight
-    decay, and its arrays), t is Adam's update count; ``kernels`` is ``chunk_kernels_of`` these
-    arguments; ``dropout`` the record of ``_dropout`` (the rates, the seed and this epoch's
-    number). Returns (accumulated_loss + Σ batch_loss · batch_size, t) for scikit-learn's
-    loss_. ``sample_idx`` may be a slice of the epoch's order starting at a multiple of
-    batch_size (the driver runs long epochs slice by slice, see
-    ``_estimators._fit_stochastic``); the loss sum carried in keeps its order of additions.
+    decay, and its arrays), t is Adam's update count; ``kernels`` is ``chunk_kernels_of`` and
+    then ``epoch_kernels_of`` these arguments; ``dropout`` the record of ``_dropout`` (the
+    rates, the seed and this epoch's number). Returns (accumulated_loss + Σ batch_loss ·
+    batch_size, t) for scikit-learn's loss_. ``sample_idx`` may be a slice of the epoch's
+    order starting at a multiple of batch_size (the driver runs long epochs slice by slice,
+    see ``_estimators._fit_stochastic``); the loss sum carried in keeps its order of
+    additions.
 
     Each minibatch is ``batch_data_term`` then ``update_theta``, the same work in the same
     order (the same bits), with all their phases run by one prange: one parallel body to
@@ -994,12 +1008,14 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
             phase = (np.int64(which), np.int64(items), per_block, eta, sw_sum, scale)
             if items > 1 and (update_parallel if which >= NORM_PASS else n_threads > 1):
                 for i in prange(items):
-                    _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout,
-                                phase, np.int64(i))
+                    call_native(kernel_at(kernels, EPOCH_ITEM, 0),
+                                (kernels, data, X_csr, idx, theta, net, work, step, dropout,
+                                 phase, np.int64(i)))
             else:
                 for i in range(items):
-                    _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout,
-                                phase, np.int64(i))
+                    call_native(kernel_at(kernels, EPOCH_ITEM, 0),
+                                (kernels, data, X_csr, idx, theta, net, work, step, dropout,
+                                 phase, np.int64(i)))
         sq = _penalty_total(work, n_blocks)
         loss = data_loss / sw_sum + 0.5 * step.alpha * sq / sw_sum
         accumulated_loss += loss * (stop - start)

@@ -36,7 +36,7 @@ from ._class_weight import PARTIAL_FIT_BALANCED, class_weighted
 from ._config import PREDICT_BLOCK, SLICE_FLOPS
 from ._docs import CLASSIFIER_DOC, REGRESSOR_DOC
 from ._dropout import EPOCH, SEED, SEED_BOUND, training_record
-from ._epoch import batch_loss_and_grad, chunk_kernels_of, run_epoch
+from ._epoch import batch_loss_and_grad, chunk_kernels_of, epoch_kernels_of, run_epoch
 from ._loss_curve import validation_loss
 from ._network import Layout
 from ._optimizers import SCHEDULES, OptimizerState, check_schedule, step_record
@@ -432,6 +432,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                                   # only with dropout: without, its default is the same zeros
                                   # (and jitmlp.precompile's stand-in takes no keywords)
                                   **({"dropout": dropout} if any(rates) else {}))
+        kernel = epoch_kernels_of(kernel, data, X_csr, order, theta, net, work,
+                                  step_record(self, opt, batch_size), dropout)
         # long epochs run as several calls over consecutive slices of whole minibatches
         flops_per_row = 2.0 * (3 * layout.n_weights - layout.units[0] * layout.units[1])
         slice_length = _slice_length(flops_per_row, batch_size)
