@@ -223,9 +223,12 @@ class OptimizerState:
     @classmethod
     def create(cls, solver, learning_rate_init, theta):
         """Zero moments (or velocity) for θ, at η_0 = ``learning_rate_init``; ``solver`` is
-        the estimator's string."""
-        second = np.zeros_like(theta) if SOLVERS[solver] == ADAM else theta[:0].copy()
-        return cls(SOLVERS[solver], float(learning_rate_init), np.zeros_like(theta), second)
+        the estimator's string. Allocated zeroed (``np.zeros``: pages the system zeroes
+        when the first step touches them), not written with zeros here."""
+        def zeros():
+            return np.zeros(theta.shape, dtype=theta.dtype)
+        second = zeros() if SOLVERS[solver] == ADAM else theta[:0].copy()
+        return cls(SOLVERS[solver], float(learning_rate_init), zeros(), second)
 
     def iteration_ends(self, estimator) -> None:
         """Count the epoch just run, and set η for the next one (``estimator.t_`` counts it)."""
