@@ -66,10 +66,11 @@ def fma_or_sum(typingctx, a, b, c):
 def adam_at(theta, m, v, p, g, b1, b2, eta, eps):
     """Adam's update of θ[p], m[p] and v[p] for the gradient g.
 
-    The sums of two products round as LLVM has fused them in ``adam_span`` (m ← fma(1 − β₁, g,
-    β₁·m), v ← fma(1 − β₂, g², β₂·v)), written out (``fma_or_sum``): where g is computed in the
-    loop rather than loaded (``adam_part_span``) LLVM would fuse the other product. Inlined in
-    numba's IR, so the loops around it vectorize.
+    The sums of two products round as LLVM fuses them in ``adam_span``, where g is loaded
+    (m ← fma(1 − β₁, g, β₁·m), v ← fma(1 − β₂, g², β₂·v)), written out (``fma_or_sum``): where
+    g is computed in the loop (``adam_part_span``) LLVM would fuse the other product.
+    ``tests/test_update.py`` holds both to a float64 emulation. Inlined in numba's IR, so the
+    loop around it vectorizes.
     """
     one = theta.dtype.type(1)
     mp = fma_or_sum(one - b1, g, b1 * m[p])
@@ -88,8 +89,14 @@ def adam_span(theta, grad, m, v, b1, b2, eta, eps, p0, p1):
     views: every view takes a reference on the array, an atomic update that two threads
     updating neighbouring blocks would contend for.
     """
+    one = theta.dtype.type(1)
     for p in range(np.uint64(p0), np.uint64(p1)):
-        adam_at(theta, m, v, p, grad[p], b1, b2, eta, eps)
+        g = grad[p]
+        mp = b1 * m[p] + (one - b1) * g
+        vp = b2 * v[p] + (one - b2) * (g * g)
+        m[p] = mp
+        v[p] = vp
+        theta[p] += -eta * mp / (np.sqrt(vp) + eps)
 
 
 @jit(internal=True)
