@@ -41,7 +41,15 @@ from ._config import (
 from ._dropout import RATES, dropout_rows, dropout_rows_in_place
 from ._layers import product_large, product_rows, product_span, runs_blocked, transpose
 from ._native import address_of, call_native, kernel_at, kernel_table
-from ._optimizers import ADAM, adam_span, adam_step_size, clip_factor, scale_span, sgd_span
+from ._optimizers import (
+    ADAM,
+    adam_part_span,
+    adam_span,
+    adam_step_size,
+    clip_factor,
+    scale_span,
+    sgd_span,
+)
 from ._outputs import KERNELS as O_KERNELS
 from ._outputs import O_HUBER, O_IDENTITY
 from ._sparse import _csr_tn_columns, csr_matmul, csr_matmul_rows, csr_matmul_tn
@@ -832,14 +840,24 @@ def _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update
     clipping's first pass (reduce without update), the block's ‖grad‖² into
     penalty[n_blocks + blk]. ``scale`` (clipping) of 1 touches nothing, nor weight decay of 0.
 
+    Adam with one chunk's sums and no weight decay, in a block of weights only (all but the
+    last one or two), takes its gradient straight from the sums, and ‖W‖² beside the step
+    (``_optimizers.adam_part_span``, the same bits): grad is not stored there.
+
     The step's constants are taken in θ's dtype; ``eta`` (``update_theta``) is Adam's
     bias-corrected step size, or SGD's learning rate."""
     T = theta.dtype.type
-    grad, penalty = work.grad, work.penalty
     n = theta.shape[0]
     p0 = blk * UPDATE_BLOCK
     p1 = min(n, p0 + UPDATE_BLOCK)
     p_w = min(p1, max(p0, n_weights))  # θ[p0:p_w] are weights
+    keep = T(1.0 - step.learning_rate * step.weight_decay)
+    if (reduce and update and keep == 1 and step.solver == ADAM and work.parts.shape[0] == 1
+            and p_w == p1):
+        # Adam straight from the one chunk's sums, grad not stored (memory-bound step)
+        work.penalty[blk] = adam_part_span(theta, work.parts, step, eta, sw_sum, p0, p1)
+        return
+    grad, penalty = work.grad, work.penalty
     if reduce:
         penalty[blk] = _sum_sq_span(theta, p0, p_w)  # θ before the step
         _reduce_span(theta, work, n_weights, T(step.alpha), T(sw_sum), p0, p1)
@@ -848,7 +866,6 @@ def _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update
         return
     if scale != 1:
         scale_span(grad, scale, p0, p1)
-    keep = T(1.0 - step.learning_rate * step.weight_decay)
     if keep != 1:  # decoupled: the weights shrink apart from the gradient step
         scale_span(theta, keep, p0, p_w)
     if step.solver == ADAM:

@@ -56,14 +56,17 @@ class Layout:
             theta[self.b_off[k] : self.b_off[k] + self.units[k + 1]] = intercepts[k]
         return theta
 
-    def unpack(self, theta):
-        """Copies of (coefs, intercepts) as scikit-learn's lists of arrays."""
+    def unpack(self, theta, copy=True):
+        """(coefs, intercepts) as scikit-learn's lists of arrays: copies, or with
+        ``copy=False`` views of θ (C-contiguous; for a θ nothing writes to any more)."""
         coefs, intercepts = [], []
         for k in range(self.n_layers):
             fan_in, fan_out = int(self.units[k]), int(self.units[k + 1])
             start = int(self.w_off[k])
-            coefs.append(theta[start : start + fan_in * fan_out].reshape(fan_in, fan_out).copy())
-            intercepts.append(theta[self.b_off[k] : self.b_off[k] + fan_out].copy())
+            coef = theta[start : start + fan_in * fan_out].reshape(fan_in, fan_out)
+            intercept = theta[self.b_off[k] : self.b_off[k] + fan_out]
+            coefs.append(coef.copy() if copy else coef)
+            intercepts.append(intercept.copy() if copy else intercept)
         return coefs, intercepts
 
     def workspace(self, n_rows: int, dtype, batch_sizes=None, keep_g_prime=False,

@@ -19,11 +19,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba.core import types
+from numba.extending import intrinsic
 
-from ._config import jit
+from ._config import _target_features, jit
 from ._records import Step
 
 SGD, ADAM = 0, 1
+# Elements of θ per tile of adam_part_span: its sum of squares, then its step
+ADAM_TILE = 128
+_HAS_FMA = "+fma" in _target_features().split(",")
 SOLVERS = {"sgd": SGD, "adam": ADAM}
 
 
@@ -38,6 +43,41 @@ def sgd_span(theta, grad, velocity, mu, eta, nesterov, p0, p1):
             theta[p] += mu * v - eta * grad[p]
         else:
             theta[p] += v
+
+
+@intrinsic
+def fma_or_sum(typingctx, a, b, c):
+    """a·b + c rounded once (an FMA) where the target has FMA, else a·b rounded, then the sum.
+
+    Where LLVM may fuse a·b + c·d into an FMA (fastmath ``contract``), which product it rounds
+    first depends on the order its passes left the terms in, which depends on the code around;
+    written out, the update is the same bits in every loop that computes it."""
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        x, y, z = args
+        return builder.fma(x, y, z) if _HAS_FMA else builder.fadd(builder.fmul(x, y), z)
+
+    return a(a, b, c), codegen
+
+
+@jit(inline="always")
+def adam_at(theta, m, v, p, g, b1, b2, eta, eps):
+    """Adam's update of θ[p], m[p] and v[p] for the gradient g.
+
+    The sums of two products round as LLVM fuses them in ``adam_span``, where g is loaded
+    (m ← fma(1 − β₁, g, β₁·m), v ← fma(1 − β₂, g², β₂·v)), written out (``fma_or_sum``): where
+    g is computed in the loop (``adam_part_span``) LLVM would fuse the other product.
+    ``tests/test_update.py`` holds both to a float64 emulation. Inlined in numba's IR, so the
+    loop around it vectorizes.
+    """
+    one = theta.dtype.type(1)
+    mp = fma_or_sum(one - b1, g, b1 * m[p])
+    vp = fma_or_sum(one - b2, g * g, b2 * v[p])
+    m[p] = mp
+    v[p] = vp
+    theta[p] += -eta * mp / (np.sqrt(vp) + eps)
 
 
 @jit
@@ -57,6 +97,55 @@ def adam_span(theta, grad, m, v, b1, b2, eta, eps, p0, p1):
         m[p] = mp
         v[p] = vp
         theta[p] += -eta * mp / (np.sqrt(vp) + eps)
+
+
+@jit(internal=True)
+def _squares_of_4(theta, p, s0, s1, s2, s3):
+    """The four running sums of ``_epoch._sum_sq_span`` after θ[p:p + 4], in its order."""
+    one = np.uint64(1)
+    x0, x1 = float(theta[p]), float(theta[p + one])
+    x2, x3 = float(theta[p + one + one]), float(theta[p + one + one + one])
+    return s0 + x0 * x0, s1 + x1 * x1, s2 + x2 * x2, s3 + x3 * x3
+
+
+@jit(internal=True)
+def adam_part_span(theta, parts, step, eta, sw_sum, p0, p1):
+    """Adam (``step``, with the bias-corrected step size eta) on the weights θ[p0:p1], the
+    gradient taken straight from the sums of the one chunk, parts[0]; returns ‖θ[p0:p1]‖²
+    before the step.
+
+    grad = (parts[0] + α θ)/Σw as ``_epoch._reduce_span`` computes it, then ``adam_span``:
+    the same bits, without storing the gradient. On large layers the step is bound by memory
+    (θ, m, v and the sums are past the caches), and a gradient stored and loaded back costs
+    two of the nine words per element the step moves (its write and the read of the
+    write-allocate). The sum of squares is ``_epoch._sum_sq_span``'s, in its order (four
+    running sums, then the last p1 − p0 mod 4 terms), taken tile by tile (ADAM_TILE elements)
+    just before the tile's step: a chain of dependent additions, which the core runs beside
+    the step's loads instead of before them.
+    Unsigned indices into the whole arrays, no view of parts[0]: see ``adam_span``.
+    """
+    T = theta.dtype.type
+    alpha, sw, b1, b2, eps = (T(step.alpha), T(sw_sum), T(step.beta_1), T(step.beta_2),
+                              T(step.epsilon))
+    m, v = step.state_1, step.state_2
+    u0, u1 = np.uint64(p0), np.uint64(p1)
+    one, four, tile = np.uint64(1), np.uint64(4), np.uint64(ADAM_TILE)
+    u4 = u1 - (u1 - u0) % four
+    # the last terms, up to 3, read before the step changes them (0: none, adds nothing)
+    y0 = theta[u4] if u4 < u1 else T(0)
+    y1 = theta[u4 + one] if u4 + one < u1 else T(0)
+    y2 = theta[u4 + one + one] if u4 + one + one < u1 else T(0)
+    s0 = s1 = s2 = s3 = 0.0
+    for q0 in range(u0, u1, tile):
+        q1 = min(u1, q0 + tile)
+        for p in range(q0, max(q0, min(q1, u4)), four):
+            s0, s1, s2, s3 = _squares_of_4(theta, p, s0, s1, s2, s3)
+        for p in range(q0, q1):
+            adam_at(theta, m, v, p, (parts[0, p] + alpha * theta[p]) / sw, b1, b2, eta, eps)
+    total = (s0 + s1) + (s2 + s3)
+    for y in (y0, y1, y2):  # in θ's dtype, as _sum_sq_span's last terms
+        total += float(y) * float(y)
+    return total
 
 
 @jit
@@ -141,9 +230,12 @@ class OptimizerState:
     @classmethod
     def create(cls, solver, learning_rate_init, theta):
         """Zero moments (or velocity) for θ, at η_0 = ``learning_rate_init``; ``solver`` is
-        the estimator's string."""
-        second = np.zeros_like(theta) if SOLVERS[solver] == ADAM else theta[:0].copy()
-        return cls(SOLVERS[solver], float(learning_rate_init), np.zeros_like(theta), second)
+        the estimator's string. Allocated zeroed (``np.zeros``: pages the system zeroes
+        when the first step touches them), not written with zeros here."""
+        def zeros():
+            return np.zeros(theta.shape, dtype=theta.dtype)
+        second = zeros() if SOLVERS[solver] == ADAM else theta[:0].copy()
+        return cls(SOLVERS[solver], float(learning_rate_init), zeros(), second)
 
     def iteration_ends(self, estimator) -> None:
         """Count the epoch just run, and set η for the next one (``estimator.t_`` counts it)."""

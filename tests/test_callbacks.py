@@ -204,6 +204,36 @@ def test_a_stop_inside_a_long_epoch_takes_it_back_to_its_start(long_epochs):
     assert len(recorder.ends("epoch")) == 3
 
 
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_stop_inside_the_first_epoch_takes_it_back_to_the_initial_model(long_epochs, solver):
+    # the first epoch keeps no copies to go back to: the initial weights and zero moments
+    X, y = classification(160)
+    params = dict(max_iter=10, batch_size=40, solver=solver, **SMALL)
+    recorder = Recorder(stop_task="minibatches", stop_id=1, stop_epoch=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stopped = MLPClassifier(**params).set_callbacks(recorder).fit(X, y)
+    initial = fit_quietly(MLPClassifier(**{**params, "max_iter": 1}), X, y)
+    assert stopped.n_iter_ == 0 and stopped.t_ == 0 and stopped._optimizer.t == 0
+    assert all(np.array_equal(u, v) for u, v in zip(
+        stopped.coefs_ + stopped.intercepts_, initial._best_coefs + initial._best_intercepts))
+    assert not stopped._optimizer.state_1.any() and not stopped._optimizer.state_2.any()
+
+
+def test_a_stop_inside_a_partial_fit_takes_it_back_to_the_previous_call(long_epochs):
+    X, y = classification(160)
+    model = MLPClassifier(batch_size=40, **SMALL)
+    model.partial_fit(X, y, classes=np.unique(y))
+    opt = model._optimizer
+    before = ([a.copy() for a in model.coefs_ + model.intercepts_], opt.state_1.copy(),
+              opt.state_2.copy(), opt.t, model.t_)
+    model.set_callbacks(Recorder(stop_task="minibatches", stop_id=1, stop_epoch=0))
+    model.partial_fit(X, y)
+    assert all(np.array_equal(u, v) for u, v in zip(model.coefs_ + model.intercepts_, before[0]))
+    assert np.array_equal(opt.state_1, before[1]) and np.array_equal(opt.state_2, before[2])
+    assert (opt.t, model.t_) == before[3:] and opt.state_1.any()
+
 def test_scikit_learn_progress_bar(capsys, long_epochs):
     pytest.importorskip("rich")
     X, y = classification()

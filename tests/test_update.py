@@ -5,12 +5,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jitmlp._config import UPDATE_BLOCK, UPDATE_PARALLEL_MIN
-from jitmlp._epoch import reduce_chunks, sum_sq_weights, update_theta
+from jitmlp._config import UPDATE_BLOCK, UPDATE_PARALLEL_MIN, jit
+from jitmlp._epoch import _sum_sq_span, reduce_chunks, sum_sq_weights, update_theta
 from jitmlp._network import Layout
-from jitmlp._optimizers import ADAM, SGD, adam_span, adam_step_size, sgd_span
+from jitmlp._optimizers import (
+    _HAS_FMA,
+    ADAM,
+    ADAM_TILE,
+    SGD,
+    adam_part_span,
+    adam_span,
+    adam_step_size,
+    sgd_span,
+)
 
 from helpers import gradient_work, step_records
+
+
+@jit
+def adam_part_span_(theta, parts, step, eta, sw_sum, p0, p1):
+    """adam_part_span, from Python (it is compiled without a Python wrapper)."""
+    return adam_part_span(theta, parts, step, eta, sw_sum, p0, p1)
+
 
 # θ of several UPDATE_BLOCKs and a partial one, below and above UPDATE_PARALLEL_MIN
 UNITS = {"serial": [61, 37, 5], "parallel": [97, 41, 7]}
@@ -51,10 +67,16 @@ def test_fused_step_equals_reduce_then_update(size, solver, n_chunks, dtype):
 
     net, work, step = step_records(layout, theta, parts, s1, s2, solver, lr, mu, True, b1, b2,
                                    eps, alpha)
+    work.grad[:] = np.nan
     sq = update_theta(theta, net, work, step, t, sw_sum)
     grad = work.grad
 
-    assert np.array_equal(grad, ref_grad)
+    if solver == ADAM and n_chunks == 1:  # Adam straight from the one chunk where a block of
+        whole = n_weights // UPDATE_BLOCK * UPDATE_BLOCK  # weights only: grad not stored there
+        assert whole > 0 and np.isnan(grad[:whole]).all()
+        assert np.array_equal(grad[whole:], ref_grad[whole:])
+    else:
+        assert np.array_equal(grad, ref_grad)
     assert np.array_equal(theta, ref_theta)
     assert np.array_equal(s1, ref_s1)
     if solver == ADAM:
@@ -71,3 +93,48 @@ def test_fused_step_penalty_ignores_biases():
     net, work, step = step_records(layout, theta, parts, s1, s2, SGD)
     sq = update_theta(theta, net, work, step, 1, 1.0)
     assert sq == pytest.approx(expected, rel=1e-13)
+
+
+def test_adam_moments_round_as_one_fma_where_the_target_has_it():
+    # m ← (1 − β₁) g + β₁ m and v ← (1 − β₂) g² + β₂ v, each sum with (1 − β) g (resp. g²) fused
+    # into one FMA on FMA targets, β m and g² rounded on their own; else every step rounded.
+    # float32, emulated in float64: a product of two float32 is exact there.
+    rng = np.random.default_rng(5)
+    n, f32, f64 = 4000, np.float32, np.float64
+    g = (rng.standard_normal(n) * 1e-3).astype(f32)
+    m0 = (rng.standard_normal(n) * 1e-3).astype(f32)
+    v0 = (rng.random(n) * 1e-6).astype(f32)
+    b1, b2 = f32(0.9), f32(0.999)
+    c1, c2, gg = f32(1) - b1, f32(1) - b2, g * g
+    if _HAS_FMA:
+        m_ref = (f64(c1) * g.astype(f64) + (b1 * m0).astype(f64)).astype(f32)
+        v_ref = (f64(c2) * gg.astype(f64) + (b2 * v0).astype(f64)).astype(f32)
+    else:
+        m_ref, v_ref = c1 * g + b1 * m0, c2 * gg + b2 * v0
+    for fused in (False, True):
+        theta, m, v = np.zeros(n, f32), m0.copy(), v0.copy()
+        if fused:  # grad = (part + 0·θ)/1 = g
+            step = step_records(Layout.from_units([n - 1, 1]), theta, g[None], m, v, ADAM,
+                                beta_1=b1, beta_2=b2)[2]
+            adam_part_span_(theta, g[None], step, f32(1e-3), 1.0, 0, n)
+        else:
+            adam_span(theta, g, m, v, b1, b2, f32(1e-3), f32(1e-8), 0, n)
+        np.testing.assert_array_equal(m, m_ref)
+        np.testing.assert_array_equal(v, v_ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_from_the_part_sums_squares_as_the_separate_pass(dtype):
+    # ‖θ[p0:p1]‖² before the step, taken tile by tile beside it: the bits of _sum_sq_span,
+    # for spans of every remainder mod 4, within a tile and across tiles
+    layout, theta, parts, s1, s2 = _setup(dtype, 1)
+    step = step_records(layout, theta, parts, s1, s2, ADAM, alpha=0.3)[2]
+    eta = dtype(1e-2)
+    for p0, p1 in [(0, 1024), (1024, 1024 + 333), (2048, 2050), (5, 6), (7, 8 + 4 * ADAM_TILE),
+                   (100, 103 + 4 * ADAM_TILE)]:
+        expected = _sum_sq_span(theta, p0, p1)
+        before = theta.copy()
+        sq = adam_part_span_(theta, parts, step, eta, 17.0, p0, p1)
+        assert sq == expected
+        assert np.array_equal(theta[:p0], before[:p0]) and np.array_equal(theta[p1:], before[p1:])
+        assert (theta[p0:p1] != before[p0:p1]).all()
