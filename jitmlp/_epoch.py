@@ -24,6 +24,7 @@ from numba.np.ufunc.parallel import _launch_threads
 
 from ._activations import bias_g, bias_g_serial, g_prime, g_prime_serial
 from ._config import (
+    ADAM_FROM_PARTS_MIN_BYTES,
     BLOCKED_MIN_BYTES,
     CHUNKED_MAX_FLOPS,
     GRAD_ITEMS_PER_THREAD,
@@ -140,7 +141,11 @@ PRODUCT_LARGE_T = 11
 # an item of ``run_epoch``'s phases (``_epoch_item``: a row unit, a weight-gradient block, a block
 # of θ's update), so that neither run_epoch nor its parallel body compiles that code again
 EPOCH_ITEM = 12
-N_KERNELS = 13
+# Adam's step of a block of weights straight from the one chunk's gradient sums
+# (``_adam_block``): only in fits of a θ of ADAM_FROM_PARTS_MIN_BYTES or more
+# (``update_kernels_of``)
+ADAM_FROM_PARTS = 13
+N_KERNELS = 14
 
 # How a minibatch runs (``regime_of``, a function of the shapes alone)
 SERIAL, UNITS, ROWS_PARALLEL = 0, 1, 2
@@ -834,7 +839,31 @@ def batch_loss_and_grad(kernels, data, X_csr, idx, theta, net, work, alpha, drop
 
 
 @jit(internal=True)
-def _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update, scale):
+def _adam_block(theta, work, step, eta, sw_sum, blk):
+    """Block blk of θ (weights only) by ``_optimizers.adam_part_span``: Adam with the gradient
+    taken straight from the one chunk's sums, not stored; ‖W‖² of the block before the step
+    into penalty[blk]. The same bits as ``_update_block``'s reduce and step."""
+    p0 = blk * UPDATE_BLOCK
+    p1 = min(theta.shape[0], p0 + UPDATE_BLOCK)
+    work.penalty[blk] = adam_part_span(theta, work.parts, step, eta, sw_sum, p0, p1)
+
+
+def update_kernels_of(kernels, theta, work, step, fused=None):
+    """Add to ``kernels`` the ADAM_FROM_PARTS row (``_adam_block``) where Adam updates a θ of at
+    least ADAM_FROM_PARTS_MIN_BYTES (or where ``fused`` says so): a step bound by memory, where
+    a gradient stored and read back costs two of the nine words per element it moves. Smaller
+    fits do not compile it (about a second of compile time)."""
+    if fused is None:
+        fused = step.solver == ADAM and theta.nbytes >= ADAM_FROM_PARTS_MIN_BYTES
+    if fused:
+        T = theta.dtype.type
+        kernels[ADAM_FROM_PARTS] = address_of(_adam_block, (theta, work, step, T(0), 0.0, 0))
+    return kernels
+
+
+@jit(internal=True)
+def _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, reduce, update,
+                  scale):
     """One block of ``update_theta``: ``reduce`` the parts' sums into grad (and ‖W‖² of θ
     before the step into penalty[blk]), then ``update`` (the optimizer's step); or, in
     clipping's first pass (reduce without update), the block's ‖grad‖² into
@@ -842,7 +871,7 @@ def _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update
 
     Adam with one chunk's sums and no weight decay, in a block of weights only (all but the
     last one or two), takes its gradient straight from the sums, and ‖W‖² beside the step
-    (``_optimizers.adam_part_span``, the same bits): grad is not stored there.
+    (``_adam_block``, the same bits) where ``kernels`` has that row: grad is not stored there.
 
     The step's constants are taken in θ's dtype; ``eta`` (``update_theta``) is Adam's
     bias-corrected step size, or SGD's learning rate."""
@@ -853,9 +882,10 @@ def _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update
     p_w = min(p1, max(p0, n_weights))  # θ[p0:p_w] are weights
     keep = T(1.0 - step.learning_rate * step.weight_decay)
     if (reduce and update and keep == 1 and step.solver == ADAM and work.parts.shape[0] == 1
-            and p_w == p1):
+            and p_w == p1 and kernels[ADAM_FROM_PARTS, 0] != 0):
         # Adam straight from the one chunk's sums, grad not stored (memory-bound step)
-        work.penalty[blk] = adam_part_span(theta, work.parts, step, eta, sw_sum, p0, p1)
+        call_native(kernel_at(kernels, ADAM_FROM_PARTS, 0),
+                    (theta, work, step, eta, sw_sum, blk))
         return
     grad, penalty = work.grad, work.penalty
     if reduce:
@@ -907,7 +937,7 @@ def _penalty_total(work, n_blocks):
 
 
 @jit_parallel
-def update_theta(theta, net, work, step, t, sw_sum):
+def update_theta(kernels, theta, net, work, step, t, sw_sum):
     """grad θ from the parts' sums, then one optimizer ``step``, in one pass over θ (two with
     gradient clipping). ``run_epoch`` runs the same passes inside its own parallel loop.
 
@@ -937,10 +967,12 @@ def update_theta(theta, net, work, step, t, sw_sum):
             scale = _clip_scale(theta, work, step, n_blocks)
         if n >= UPDATE_PARALLEL_MIN:
             for blk in prange(n_blocks):
-                _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update, scale)
+                _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, reduce,
+                              update, scale)
         else:
             for blk in range(n_blocks):
-                _update_block(theta, work, n_weights, step, eta, sw_sum, blk, reduce, update, scale)
+                _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, reduce,
+                              update, scale)
     return _penalty_total(work, n_blocks)
 
 
@@ -950,14 +982,17 @@ ROW_UNITS, GRAD_BLOCKS = 0, 1  # the data term's (``_phase_item``), as in ``batc
 NORM_PASS, STEP_PASS = 2, 3  # the update's blocks of θ (``_update_block``), as in ``update_theta``
 
 
-def epoch_kernels_of(kernels, data, X_csr, sample_idx, theta, net, work, step, dropout):
+def epoch_kernels_of(kernels, data, X_csr, sample_idx, theta, net, work, step, dropout,
+                     large=False):
     """Add to ``kernels`` (``chunk_kernels_of`` these arguments) the row ``run_epoch`` needs
-    besides them: its phases' item (``_epoch_item``) for this ``step`` record's types."""
+    besides them: its phases' item (``_epoch_item``) for this ``step`` record's types, and
+    Adam's step from the sums (``update_kernels_of``; always with ``large``:
+    ``jitmlp.precompile``)."""
     T = theta.dtype.type
     phase = (np.int64(0), np.int64(0), np.int64(0), T(0), 0.0, T(1))  # as run_epoch makes it
     kernels[EPOCH_ITEM] = address_of(_epoch_item, (kernels, data, X_csr, sample_idx, theta, net,
                                                    work, step, dropout, phase, 0))
-    return kernels
+    return update_kernels_of(kernels, theta, work, step, fused=True if large else None)
 
 
 @jit(internal=True)  # called through its address (EPOCH_ITEM): compiled once
@@ -971,7 +1006,7 @@ def _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout, phas
                     i)
     else:
         clip = step.max_grad_norm < np.inf
-        _update_block(theta, work, net.b_off[0], step, eta, sw_sum, i,
+        _update_block(kernels, theta, work, net.b_off[0], step, eta, sw_sum, i,
                       which == NORM_PASS or not clip, which == STEP_PASS, scale)
 
 

@@ -46,8 +46,8 @@ ENTRIES = {
                ("run_epoch", "chunk", "batch_loss_and_grad", "predict_forward")),
     "rows": ("the row-parallel chunk (batches over CHUNKED_MAX_FLOPS), dense and CSR input",
              ("chunk_rows_parallel",)),
-    "large": ("the blocked layer product of row-parallel batches (layers past L2)",
-              ("product_large",)),
+    "large": ("the blocked layer product of row-parallel batches, Adam's step from the sums "
+              "(layers past L2)", ("product_large",)),
     "functions": ("fits and predictions with every other activation, output function, dropout",
                   ("activations", "outputs")),
     # the fit's kernels in two halves that compile side by side in two processes (the main job)
@@ -229,7 +229,14 @@ def _rows_parallel_chunks(X, y, **option) -> None:
         return original(*args, **option)
 
     inputs = (X, scipy.sparse.csr_matrix(X)) if "rows_parallel" in option else (X,)
-    with mock.patch.object(_estimators, "chunk_kernels_of", with_option):
+    original_epoch = _estimators.epoch_kernels_of
+
+    def epoch_with_option(*args):  # large: Adam's step from the sums too
+        return original_epoch(*args, **option)
+
+    with mock.patch.object(_estimators, "chunk_kernels_of", with_option), \
+            mock.patch.object(_estimators, "epoch_kernels_of",
+                              epoch_with_option if "large" in option else original_epoch):
         for X_in in inputs:
             MLPClassifier((5,), batch_size=5, max_iter=1, random_state=0).fit(X_in, y)
 

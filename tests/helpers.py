@@ -11,8 +11,15 @@ from sklearn.exceptions import ConvergenceWarning
 import jitmlp
 from jitmlp._activations import activation_codes, g_kernels, keeps_g_prime
 from jitmlp._config import UPDATE_BLOCK
-from jitmlp._epoch import batch_loss_and_grad, chunk_kernels_of, no_dropout
+from jitmlp._epoch import (
+    N_KERNELS,
+    batch_loss_and_grad,
+    chunk_kernels_of,
+    no_dropout,
+    update_kernels_of,
+)
 from jitmlp._estimators import _frozen, _kernel_input
+from jitmlp._native import kernel_table
 from jitmlp._outputs import O_HUBER, OUTPUTS
 from jitmlp._records import Data, Step
 
@@ -124,3 +131,9 @@ def gradient_work(layout, parts, grad):
     buffers for one row), for ``reduce_chunks`` and ``update_theta``."""
     return layout.workspace(1, grad.dtype)._replace(
         parts=parts, grad=grad, penalty=np.empty(2 * -(-grad.size // UPDATE_BLOCK)))
+
+
+def update_table(theta, work, step, fused=False):
+    """The ``kernels`` table ``_epoch.update_theta`` takes: with Adam's step from the sums
+    (ADAM_FROM_PARTS) where ``fused``, else without it."""
+    return update_kernels_of(kernel_table([(0, 0)] * N_KERNELS, 2), theta, work, step, fused)

@@ -32,7 +32,7 @@ from jitmlp._optimizers import (
 )
 from jitmlp._outputs import OUTPUTS
 
-from helpers import gradient_work, step_records
+from helpers import gradient_work, step_records, update_table
 
 
 def regression(n=60):
@@ -261,7 +261,7 @@ def test_clipped_decayed_step_equals_its_parts_in_order(units, solver):
         sgd_span(ref_theta, ref_grad, ref_s1, mu, lr, True, 0, layout.size)
     net, work, step = step_records(layout, theta, parts, s1, s2, solver, lr, mu, True, b1, b2,
                                    eps, alpha, max_grad_norm=c, weight_decay=0.2)
-    update_theta(theta, net, work, step, t, sw_sum)
+    update_theta(update_table(theta, work, step), theta, net, work, step, t, sw_sum)
     grad = work.grad
     assert np.linalg.norm(grad) == pytest.approx(c, rel=1e-12)
     np.testing.assert_array_equal(grad, ref_grad)

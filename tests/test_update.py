@@ -19,7 +19,7 @@ from jitmlp._optimizers import (
     sgd_span,
 )
 
-from helpers import gradient_work, step_records
+from helpers import gradient_work, step_records, update_table
 
 
 @jit
@@ -47,7 +47,8 @@ def _setup(dtype, n_chunks, units=UNITS["parallel"], seed=3):
 @pytest.mark.parametrize("solver", [ADAM, SGD])
 @pytest.mark.parametrize("n_chunks", [1, 2])
 @pytest.mark.parametrize("size", ["serial", "parallel"])
-def test_fused_step_equals_reduce_then_update(size, solver, n_chunks, dtype):
+@pytest.mark.parametrize("fused", [False, True], ids=["grad stored", "adam from parts"])
+def test_fused_step_equals_reduce_then_update(size, solver, n_chunks, dtype, fused):
     layout, theta, parts, s1, s2 = _setup(dtype, n_chunks, UNITS[size])
     assert (layout.size >= UPDATE_PARALLEL_MIN) == (size == "parallel")
     alpha, sw_sum, lr, mu, b1, b2, eps, t = 0.3, 17.0, 1e-2, 0.9, 0.9, 0.999, 1e-8, 7
@@ -68,11 +69,11 @@ def test_fused_step_equals_reduce_then_update(size, solver, n_chunks, dtype):
     net, work, step = step_records(layout, theta, parts, s1, s2, solver, lr, mu, True, b1, b2,
                                    eps, alpha)
     work.grad[:] = np.nan
-    sq = update_theta(theta, net, work, step, t, sw_sum)
+    sq = update_theta(update_table(theta, work, step, fused), theta, net, work, step, t, sw_sum)
     grad = work.grad
 
-    if solver == ADAM and n_chunks == 1:  # Adam straight from the one chunk where a block of
-        whole = n_weights // UPDATE_BLOCK * UPDATE_BLOCK  # weights only: grad not stored there
+    if fused and solver == ADAM and n_chunks == 1:  # Adam straight from the one chunk where
+        whole = n_weights // UPDATE_BLOCK * UPDATE_BLOCK  # a block is weights only: no grad
         assert whole > 0 and np.isnan(grad[:whole]).all()
         assert np.array_equal(grad[whole:], ref_grad[whole:])
     else:
@@ -91,7 +92,7 @@ def test_fused_step_penalty_ignores_biases():
     theta[n_weights:] = 1e6  # biases are not regularized: they must not enter ‖W‖²
     expected = float(np.sum(theta[:n_weights].astype(np.longdouble) ** 2))
     net, work, step = step_records(layout, theta, parts, s1, s2, SGD)
-    sq = update_theta(theta, net, work, step, 1, 1.0)
+    sq = update_theta(update_table(theta, work, step), theta, net, work, step, 1, 1.0)
     assert sq == pytest.approx(expected, rel=1e-13)
 
 
@@ -138,3 +139,25 @@ def test_adam_from_the_part_sums_squares_as_the_separate_pass(dtype):
         assert sq == expected
         assert np.array_equal(theta[:p0], before[:p0]) and np.array_equal(theta[p1:], before[p1:])
         assert (theta[p0:p1] != before[p0:p1]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_from_parts_in_a_fit_gives_the_same_model(dtype, monkeypatch):
+    """A fit whose θ is past ADAM_FROM_PARTS_MIN_BYTES takes Adam's step from the sums; the
+    same fit without that kernel (threshold out of reach) is the same model, bit for bit."""
+    import jitmlp
+    from jitmlp import _epoch
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((64, 300)).astype(dtype)
+    y = np.arange(64) % 3
+    models = {}
+    for name, threshold in (("fused", 0), ("stored", 1 << 62)):
+        monkeypatch.setattr(_epoch, "ADAM_FROM_PARTS_MIN_BYTES", threshold)
+        model = jitmlp.MLPClassifier((40,), batch_size=32, max_iter=3, random_state=0)
+        models[name] = model.fit(X, y)
+    for a, b in zip(models["fused"].coefs_ + models["fused"].intercepts_,
+                    models["stored"].coefs_ + models["stored"].intercepts_):
+        assert a.dtype == dtype
+        np.testing.assert_array_equal(a, b)
+    assert models["fused"].loss_curve_ == models["stored"].loss_curve_
