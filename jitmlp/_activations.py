@@ -33,6 +33,7 @@ activations a fit uses are compiled.
 from __future__ import annotations
 
 import functools
+import types as types_module
 
 import numpy as np
 from numba import prange
@@ -144,12 +145,25 @@ def _pair_of(code):
 PAIRS = {code: _pair_of(code) for code in sorted(KEEPS_G_PRIME)}
 
 
+kept_pair = None  # (g(a), g'(a)) in a kept activation's kernels: bound there by _with_kept_pair
+
+
+def _with_kept_pair(func, code):
+    """``func`` with the global ``kept_pair`` bound to PAIRS[code] (None for the others).
+
+    Not a closure variable: numba's cache key hashes the pickled values of a kernel's closure,
+    and a compiled function pickles with an id of its process, so a kernel closing over one
+    was compiled again in every process. numba reads a global's value when it compiles."""
+    return types_module.FunctionType(func.__code__,
+                                     {**func.__globals__, "kept_pair": PAIRS.get(code)},
+                                     func.__name__, func.__defaults__, func.__closure__)
+
+
 def _kernels_for(code):
-    """The compiled (bias_g_rows, g_prime_rows) of the activation ``code``."""
-    pair = PAIRS.get(code)
+    """The compiled (bias_g_rows, g_prime_rows) of the activation ``code``; its closure holds
+    plain values only (the code and whether g' is kept), which numba's cache key pickles."""
     kept = code in KEEPS_G_PRIME
 
-    @jit(internal=True)  # called through its address only
     def bias_g_rows(a, b, d, r0, r1):
         """Rows r0:r1 of h = g(a + b), in place: the bias row by row, then g over the rows as
         one span (``a`` is C-contiguous, so the rows are one span; long spans vectorize better
@@ -188,15 +202,14 @@ def _kernels_for(code):
         elif kept:
             if d.shape[0] == 0:  # g only
                 for p in range(span.shape[0]):
-                    span[p] = pair(span[p])[0]
+                    span[p] = kept_pair(span[p])[0]
             else:
                 if d.shape != a.shape:
                     raise ValueError("bias_g: a and d differ in shape")
                 ds = as_flat(d)[r0 * m : r1 * m]
                 for p in range(span.shape[0]):
-                    span[p], ds[p] = pair(span[p])
+                    span[p], ds[p] = kept_pair(span[p])
 
-    @jit(internal=True)  # called through its address only
     def g_prime_rows(h, d, grad_a, r0, r1):
         """Rows r0:r1 of grad_a <- grad_h ⊙ g'(a), with g' computed from h = g(a), or read
         from d = g'(a) for the kept activations."""
@@ -227,7 +240,9 @@ def _kernels_for(code):
             for p in range(hs.shape[0]):
                 gs[p] *= ds[p]
 
-    return bias_g_rows, g_prime_rows
+    # called through their addresses only
+    return (jit(_with_kept_pair(bias_g_rows, code), internal=True),
+            jit(_with_kept_pair(g_prime_rows, code), internal=True))
 
 
 KERNELS = {code: _kernels_for(code) for code in ACTIVATIONS.values()}

@@ -13,6 +13,7 @@ training 7-9x when torch is imported afterwards in the same process, so it is no
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,3 +78,47 @@ def test_cached_caller_of_parallel_kernel_runs_first_in_fresh_process(background
         assert returncode == 0, (step, returncode, err[-2000:])
         assert out.strip().splitlines()[-1] == want
     assert any(name.startswith("kernels.add_one_serially_called") for name in cached), cached
+
+
+KEPT_ACTIVATIONS = textwrap.dedent(
+    """
+    import json, warnings
+    import numpy as np
+    warnings.simplefilter("ignore")
+    from jitmlp import MLPClassifier, _activations
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((30, 4)), np.arange(30) % 3
+    stats = {}
+    for name in ("softplus", "elu", "silu", "gelu"):
+        MLPClassifier((4,), activation=name, max_iter=2, random_state=0).fit(X, y)
+        for kernel in _activations.KERNELS[_activations.ACTIVATIONS[name]]:
+            s = kernel.stats
+            stats[name + " " + kernel.py_func.__name__] = [sum(s.cache_hits.values()),
+                                                           sum(s.cache_misses.values())]
+    print(json.dumps(stats))
+    """
+)
+
+
+def _kept_activations_twice(directory, popen):
+    """Two fresh processes in turn, each fitting with the four activations whose g' is kept,
+    with the suite's cache: (returncode, stdout, stderr) of each."""
+    results = []
+    for _ in range(2):
+        process = popen([sys.executable, "-c", KEPT_ACTIVATIONS], text=True,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = process.communicate(timeout=300)
+        results.append((process.returncode, out, err))
+    return results
+
+
+@pytest.mark.background(start=_kept_activations_twice)
+def test_kept_activation_kernels_load_from_the_cache_in_a_fresh_process(background_run):
+    """The kernels of softplus, elu, silu and gelu are loaded from numba's cache by a later
+    process, not compiled again (their closures hold plain values: numba's cache key pickles
+    them, and a compiled function in a closure made the key differ in every process)."""
+    for returncode, _, err in background_run:
+        assert returncode == 0, err[-2000:]
+    second = json.loads(background_run[1][1].strip().splitlines()[-1])
+    assert len(second) == 8
+    assert all(hits == 1 and misses == 0 for hits, misses in second.values()), second
