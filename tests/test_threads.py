@@ -63,14 +63,16 @@ THREAD_COUNTS = (1, 2, 3, 8, 16)
 
 
 def _hashes_at_thread_counts(directory, popen):
-    """The hash of FIT_AND_HASH in a fresh process per thread count, one after another (more
-    threads than cores is fine: the schedule hands out more units, the sums keep their order).
-    Started beside the other tests (tests/conftest.py, ``background``)."""
+    """The hash of FIT_AND_HASH in a fresh process per thread count, all started at once (more
+    threads than cores is fine: the schedule hands out more units, the sums keep their order;
+    side by side, none of them waits for another, so none is left running alone at the end of
+    the suite). Started beside the other tests (tests/conftest.py, ``background``)."""
+    processes = {threads: popen([sys.executable, "-c", FIT_AND_HASH], text=True,
+                                env={**os.environ, "NUMBA_NUM_THREADS": str(threads)},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for threads in THREAD_COUNTS}
     hashes = {}
-    for threads in THREAD_COUNTS:
-        env = {**os.environ, "NUMBA_NUM_THREADS": str(threads)}
-        process = popen([sys.executable, "-c", FIT_AND_HASH], env=env, text=True,
-                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for threads, process in processes.items():
         out, err = process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"fits with {threads} threads failed:\n{err}")
@@ -86,11 +88,12 @@ def _run_here():
 
 
 @pytest.mark.background(start=_hashes_at_thread_counts)
-def test_bit_identical_weights_for_any_thread_count_and_between_runs(background_run):
-    # fresh processes with 1, 2, 3, 8 and 16 threads; then the same fits again in this process
-    hashes = background_run
-    assert sorted(hashes) == list(THREAD_COUNTS)
+def test_bit_identical_weights_for_any_thread_count_and_between_runs(request):
+    # the same fits in this process, while the fresh processes with 1, 2, 3, 8 and 16 threads
+    # may still run; then their hashes (the fixture waits for them)
     here = _run_here()
+    hashes = request.getfixturevalue("background_run")
+    assert sorted(hashes) == list(THREAD_COUNTS)
     assert len(hashes[1]) == 64
     assert set(hashes.values()) == {here}, hashes
 
