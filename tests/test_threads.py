@@ -63,20 +63,26 @@ THREAD_COUNTS = (1, 2, 3, 8, 16)
 
 
 def _hashes_at_thread_counts(directory, popen):
-    """The hash of FIT_AND_HASH in a fresh process per thread count, all started at once (more
-    threads than cores is fine: the schedule hands out more units, the sums keep their order;
-    side by side, none of them waits for another, so none is left running alone at the end of
-    the suite). Started beside the other tests (tests/conftest.py, ``background``)."""
-    processes = {threads: popen([sys.executable, "-c", FIT_AND_HASH], text=True,
-                                env={**os.environ, "NUMBA_NUM_THREADS": str(threads)},
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                 for threads in THREAD_COUNTS}
-    hashes = {}
-    for threads, process in processes.items():
+    """The hash of FIT_AND_HASH in a fresh process per thread count (more threads than cores is
+    fine: the schedule hands out more units, the sums keep their order). The first alone: on a
+    cold cache it compiles what the others then load; then the others side by side, so that
+    none is left running alone at the end of the suite. Started beside the other tests
+    (tests/conftest.py, ``background``)."""
+    def start(threads):
+        return popen([sys.executable, "-c", FIT_AND_HASH], text=True,
+                     env={**os.environ, "NUMBA_NUM_THREADS": str(threads)},
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def hash_of(threads, process):
         out, err = process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"fits with {threads} threads failed:\n{err}")
-        hashes[threads] = out.strip().splitlines()[-1]
+        return out.strip().splitlines()[-1]
+
+    first, *rest = THREAD_COUNTS
+    hashes = {first: hash_of(first, start(first))}
+    processes = {threads: start(threads) for threads in rest}
+    hashes.update((threads, hash_of(threads, process)) for threads, process in processes.items())
     return hashes
 
 
