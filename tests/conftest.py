@@ -65,9 +65,18 @@ def _run_in_thread(start, directory: Path) -> Future:
     return future
 
 
+def _tail_rank(item):
+    """0: no background part; 1: ``background`` (warm, done first); 2: ``cold_compile``."""
+    if _start_of(item) is None:
+        return 0
+    return 1 if item.get_closest_marker("background") else 2
+
+
 def pytest_collection_modifyitems(session, config, items):
-    # the tests with a background part last, so that it runs beside all the others
-    items.sort(key=lambda item: _start_of(item) is not None)  # stable: order kept otherwise
+    # the tests with a background part last, so that it runs beside all the others; of those,
+    # first the ones whose subprocesses load the suite's cache (they end first), so that what
+    # such a test does in this process overlaps the cold compiles still running
+    items.sort(key=_tail_rank)  # stable: order kept otherwise
 
 
 def pytest_collection_finish(session):

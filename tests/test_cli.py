@@ -476,17 +476,24 @@ def test_python_m_jitmlp_end_to_end(tmp_path, capsys, monkeypatch):
         return subprocess.run([sys.executable, "-m", "jitmlp", *map(str, argv)], env=env,
                               capture_output=True, text=True, timeout=600, cwd=tmp_path)
 
-    done = jitmlp_cli("train", data, "--target", "animal", "--out", "m.jitmlp", *SMALL)
-    assert done.returncode == 0, done.stderr
+    def jitmlp_here(*argv):
+        """(exit code, stderr) of jitmlp/__main__.py run here as -m runs it (runpy)."""
+        monkeypatch.setattr(sys, "argv", ["jitmlp", *map(str, argv)])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_:
+            runpy.run_module("jitmlp", run_name="__main__", alter_sys=True)
+        return exit_.value.code, capsys.readouterr().err
+
+    # the model is trained here (one fresh interpreter, the predicting one, is enough to see
+    # what a fresh ``python -m jitmlp`` does), then predicted from in a fresh interpreter
+    monkeypatch.chdir(tmp_path)
+    code, err = jitmlp_here("train", data, "--target", "animal", "--out", "m.jitmlp", *SMALL)
+    assert code == 0, err
     done = jitmlp_cli("predict", "m.jitmlp", data, "--proba")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "cat,dog,emu" and len(done.stdout.splitlines()) == 61
     # a fresh interpreter writes nothing to stderr but the command's own one line
     assert len(done.stderr.splitlines()) == 1 and "60 rows predicted" in done.stderr, done.stderr
-    # a failing command's exit code: jitmlp/__main__.py run as -m runs it (runpy), here
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["jitmlp", "predict", "m.jitmlp", "missing.csv"])
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_:
-        runpy.run_module("jitmlp", run_name="__main__", alter_sys=True)
-    assert exit_.value.code == 2 and capsys.readouterr().err == "error: missing.csv: no such file\n"
+    # a failing command's exit code
+    code, err = jitmlp_here("predict", "m.jitmlp", "missing.csv")
+    assert code == 2 and err == "error: missing.csv: no such file\n"

@@ -184,18 +184,20 @@ def _grid_search_in_an_empty_cache(directory, popen):
 
 # runs beside the rest of the suite, from the end of collection on (tests/conftest.py)
 @pytest.mark.cold_compile(start=_grid_search_in_an_empty_cache)
-def test_grid_search_workers_compile_into_one_empty_cache_at_once(cold_run):
-    returncode, stdout, stderr = cold_run
+def test_grid_search_workers_compile_into_one_empty_cache_at_once(request):
+    # the same search here (one process, this suite's own cache), while the cold one may still
+    # run; then the cold one's output (the fixture waits for it)
+    with patch.object(sys, "argv", ["-c", "1"]), redirect_stdout(io.StringIO()) as printed, \
+            warnings.catch_warnings():
+        exec(GRID, {})
+    warm_score, warm_params, warm_digest, _, _ = json.loads(printed.getvalue())
+    returncode, stdout, stderr = request.getfixturevalue("cold_run")
     assert returncode == 0, stderr[-4000:]
     # both workers compiled the same kernels side by side; the parent's refit loaded them
     cold_score, cold_params, cold_digest, loaded, compiled = json.loads(
         stdout.strip().splitlines()[-1])
     assert loaded >= 1 and compiled == 0  # run_epoch loaded from that cache, not compiled again
-    # the same search here (one process, this suite's own cache): the same scores and model
-    with patch.object(sys, "argv", ["-c", "1"]), redirect_stdout(io.StringIO()) as printed, \
-            warnings.catch_warnings():
-        exec(GRID, {})
-    warm_score, warm_params, warm_digest, _, _ = json.loads(printed.getvalue())
+    # the same scores and model as here
     assert (warm_score, warm_params, warm_digest) == (cold_score, cold_params, cold_digest)
 
 
