@@ -25,7 +25,7 @@ from ._precompile import Task, default_jobs, kernels_cached, run_task, run_tasks
 
 # The wait to expect, printed: the median of compile_kernels_once's "Compiled in" figure from an
 # empty NUMBA_CACHE_DIR on a 2-core machine, nothing else running (docs/performance.md).
-COMPILE_SECONDS = 11
+COMPILE_SECONDS = 9
 
 
 def compile_kernels_once(dtype=np.float64, file=None) -> None:
