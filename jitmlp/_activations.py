@@ -33,13 +33,12 @@ activations a fit uses are compiled.
 from __future__ import annotations
 
 import functools
-import types as types_module
 
 import numpy as np
 from numba import prange
 from numba.extending import register_jitable
 
-from ._config import PARALLEL_MIN_ELEMENTS, jit, jit_parallel
+from ._config import PARALLEL_MIN_ELEMENTS, function_copy, jit, jit_parallel
 from ._elementary import _make_dispatch, exp, expm1, log1p, logistic, tanh
 from ._native import address_of, call_native, kernel_at, kernel_table
 from ._views import as_flat
@@ -154,9 +153,7 @@ def _with_kept_pair(func, code):
     Not a closure variable: numba's cache key hashes the pickled values of a kernel's closure,
     and a compiled function pickles with an id of its process, so a kernel closing over one
     was compiled again in every process. numba reads a global's value when it compiles."""
-    return types_module.FunctionType(func.__code__,
-                                     {**func.__globals__, "kept_pair": PAIRS.get(code)},
-                                     func.__name__, func.__defaults__, func.__closure__)
+    return function_copy(func, kept_pair=PAIRS.get(code))
 
 
 def _kernels_for(code):

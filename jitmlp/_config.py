@@ -203,20 +203,24 @@ def _compile(func, options):
     if cache:
         dispatcher.enable_caching()
     if not internal and options.get("inline", "never") == "never":
-        dispatcher.callee = _compile(_twin_function(func), dict(options, internal=True,
-                                                               cache=cache))
+        # under its own qualified name: numba's cache files are named by it, and the twin's
+        # compiled code, without wrappers, must never load as the Python-callable one
+        twin = function_copy(func, qualname=func.__qualname__ + "_callee")
+        dispatcher.callee = _compile(twin, dict(options, internal=True, cache=cache))
     return dispatcher
 
 
-def _twin_function(func):
-    """A copy of ``func`` under its own qualified name (numba's cache files are named by it, and
-    the twin's compiled code, without wrappers, must never load as the Python-callable one)."""
-    twin = types_module.FunctionType(func.__code__, func.__globals__, func.__name__,
+def function_copy(func, qualname=None, **bound_globals):
+    """A copy of ``func`` (same code, closure and defaults) for a kernel of its own: under
+    ``qualname`` if given, and with ``bound_globals`` added to the globals it reads (numba
+    reads a global's value when it compiles)."""
+    copy = types_module.FunctionType(func.__code__, {**func.__globals__, **bound_globals}
+                                     if bound_globals else func.__globals__, func.__name__,
                                      func.__defaults__, func.__closure__)
-    twin.__kwdefaults__ = func.__kwdefaults__
-    twin.__qualname__ = func.__qualname__ + "_callee"
-    twin.__doc__ = func.__doc__
-    return twin
+    copy.__kwdefaults__ = func.__kwdefaults__
+    copy.__qualname__ = qualname or func.__qualname__
+    copy.__doc__ = func.__doc__
+    return copy
 
 
 def jit(func=None, **overrides):

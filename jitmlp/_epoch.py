@@ -147,6 +147,11 @@ EPOCH_ITEM = 12
 ADAM_FROM_PARTS = 13
 N_KERNELS = 14
 
+# The phases of one minibatch in ``run_epoch``, each a set of independent items run by one
+# prange (one parallel body to compile for all of them), or on the calling thread:
+ROW_UNITS, GRAD_BLOCKS = 0, 1  # the data term's (``_phase_item``), as in ``batch_data_term``
+NORM_PASS, STEP_PASS = 2, 3  # the update's blocks of θ (``_update_block``), as in ``update_theta``
+
 # How a minibatch runs (``regime_of``, a function of the shapes alone)
 SERIAL, UNITS, ROWS_PARALLEL = 0, 1, 2
 
@@ -862,12 +867,12 @@ def update_kernels_of(kernels, theta, work, step, fused=None):
 
 
 @jit(internal=True)
-def _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, reduce, update,
-                  scale):
-    """One block of ``update_theta``: ``reduce`` the parts' sums into grad (and ‖W‖² of θ
-    before the step into penalty[blk]), then ``update`` (the optimizer's step); or, in
-    clipping's first pass (reduce without update), the block's ‖grad‖² into
-    penalty[n_blocks + blk]. ``scale`` (clipping) of 1 touches nothing, nor weight decay of 0.
+def _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, which, scale):
+    """One block of ``update_theta`` in pass ``which``: in the STEP_PASS, reduce the parts'
+    sums into grad (and ‖W‖² of θ before the step into penalty[blk]; already done where
+    clipping is on), then the optimizer's step; in clipping's NORM_PASS, the reduce and the
+    block's ‖grad‖² into penalty[n_blocks + blk]. ``scale`` (clipping) of 1 touches nothing,
+    nor weight decay of 0.
 
     Adam with one chunk's sums and no weight decay, in a block of weights only (all but the
     last one or two), takes its gradient straight from the sums, and ‖W‖² beside the step
@@ -880,6 +885,8 @@ def _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, reduc
     p0 = blk * UPDATE_BLOCK
     p1 = min(n, p0 + UPDATE_BLOCK)
     p_w = min(p1, max(p0, n_weights))  # θ[p0:p_w] are weights
+    update = which == STEP_PASS
+    reduce = which == NORM_PASS or not step.max_grad_norm < np.inf  # no clipping: one pass
     keep = T(1.0 - step.learning_rate * step.weight_decay)
     if (reduce and update and keep == 1 and step.solver == ADAM and work.parts.shape[0] == 1
             and p_w == p1 and kernels[ADAM_FROM_PARTS, 0] != 0):
@@ -960,26 +967,18 @@ def update_theta(kernels, theta, net, work, step, t, sw_sum):
     n = theta.shape[0]
     n_blocks = (n + UPDATE_BLOCK - 1) // UPDATE_BLOCK
     scale = T(1)
-    for phase in range(0 if clip else 1, 2):  # 0: clipping's norm pass; 1: the step
-        update = phase == 1
-        reduce = not (clip and update)
-        if update and clip:
+    for which in range(NORM_PASS if clip else STEP_PASS, STEP_PASS + 1):
+        if which == STEP_PASS and clip:
             scale = _clip_scale(theta, work, step, n_blocks)
         if n >= UPDATE_PARALLEL_MIN:
             for blk in prange(n_blocks):
-                _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, reduce,
-                              update, scale)
+                _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, which,
+                              scale)
         else:
             for blk in range(n_blocks):
-                _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, reduce,
-                              update, scale)
+                _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, which,
+                              scale)
     return _penalty_total(work, n_blocks)
-
-
-# The phases of one minibatch in ``run_epoch``, each a set of independent items run by one
-# prange (one parallel body to compile for all of them), or on the calling thread:
-ROW_UNITS, GRAD_BLOCKS = 0, 1  # the data term's (``_phase_item``), as in ``batch_data_term``
-NORM_PASS, STEP_PASS = 2, 3  # the update's blocks of θ (``_update_block``), as in ``update_theta``
 
 
 def epoch_kernels_of(kernels, data, X_csr, sample_idx, theta, net, work, step, dropout,
@@ -992,7 +991,7 @@ def epoch_kernels_of(kernels, data, X_csr, sample_idx, theta, net, work, step, d
     phase = (np.int64(0), np.int64(0), np.int64(0), T(0), 0.0, T(1))  # as run_epoch makes it
     kernels[EPOCH_ITEM] = address_of(_epoch_item, (kernels, data, X_csr, sample_idx, theta, net,
                                                    work, step, dropout, phase, 0))
-    return update_kernels_of(kernels, theta, work, step, fused=True if large else None)
+    return update_kernels_of(kernels, theta, work, step, fused=large or None)
 
 
 @jit(internal=True)  # called through its address (EPOCH_ITEM): compiled once
@@ -1005,9 +1004,7 @@ def _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout, phas
         _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, (which, n, per_block),
                     i)
     else:
-        clip = step.max_grad_norm < np.inf
-        _update_block(kernels, theta, work, net.b_off[0], step, eta, sw_sum, i,
-                      which == NORM_PASS or not clip, which == STEP_PASS, scale)
+        _update_block(kernels, theta, work, net.b_off[0], step, eta, sw_sum, i, which, scale)
 
 
 @jit_parallel

@@ -232,11 +232,10 @@ def _rows_parallel_chunks(X, y, **option) -> None:
     original_epoch = _estimators.epoch_kernels_of
 
     def epoch_with_option(*args):  # large: Adam's step from the sums too
-        return original_epoch(*args, **option)
+        return original_epoch(*args, large="large" in option)
 
     with mock.patch.object(_estimators, "chunk_kernels_of", with_option), \
-            mock.patch.object(_estimators, "epoch_kernels_of",
-                              epoch_with_option if "large" in option else original_epoch):
+            mock.patch.object(_estimators, "epoch_kernels_of", epoch_with_option):
         for X_in in inputs:
             MLPClassifier((5,), batch_size=5, max_iter=1, random_state=0).fit(X_in, y)
 
