@@ -23,10 +23,11 @@ from sklearn.datasets import make_classification
 from jitmlp import MLPClassifier, MLPRegressor
 warnings.simplefilter("ignore")
 X, y = make_classification(1200, 120, n_informative=30, n_classes=5, random_state=0)
-digest = hashlib.sha256()
-for dtype in (np.float64, np.float32):
+
+
+def fits(dtype):
     Xd = X.astype(dtype)
-    for model, Xf, target in [
+    return [
         (MLPClassifier((160, 96), max_iter=3, random_state=0, batch_size=300), Xd, y),
         (MLPClassifier((512, 256), max_iter=1, random_state=0, batch_size=256), Xd, y),
         (MLPClassifier((64,), activation="tanh", solver="sgd", max_iter=2, random_state=1),
@@ -50,12 +51,18 @@ for dtype in (np.float64, np.float32):
                        batch_size=300), Xd, y),
         (MLPClassifier((512, 256), activation=("elu", "softplus"), max_iter=1, random_state=0,
                        batch_size=256), Xd, y),
-    ]:
-        model.fit(Xf, target)
-        for w in model.coefs_ + model.intercepts_:
-            digest.update(np.ascontiguousarray(w).tobytes())
-        digest.update(np.ascontiguousarray(model.predict(Xf[:500])).tobytes())
-print(digest.hexdigest())
+    ]
+
+
+for n_jobs in N_JOBS:  # numba threads of each fit (None: all of them), given before this script
+    digest = hashlib.sha256()
+    for dtype in (np.float64, np.float32):
+        for model, Xf, target in fits(dtype):
+            model.set_params(n_jobs=n_jobs).fit(Xf, target)
+            for w in model.coefs_ + model.intercepts_:
+                digest.update(np.ascontiguousarray(w).tobytes())
+            digest.update(np.ascontiguousarray(model.predict(Xf[:500])).tobytes())
+    print(n_jobs, digest.hexdigest())
 """
 
 
@@ -63,39 +70,36 @@ THREAD_COUNTS = (1, 2, 3, 8, 16)
 
 
 def _hashes_at_thread_counts(directory, popen):
-    """The hash of FIT_AND_HASH in a fresh process per thread count (more threads than cores is
-    fine: the schedule hands out more units, the sums keep their order). The first alone: on a
-    cold cache it compiles what the others then load; then the others side by side, so that
-    none is left running alone at the end of the suite. Started beside the other tests
-    (tests/conftest.py, ``background``)."""
-    def start(threads):
-        return popen([sys.executable, "-c", FIT_AND_HASH], text=True,
-                     env={**os.environ, "NUMBA_NUM_THREADS": str(threads)},
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def hash_of(threads, process):
+    """The hash of FIT_AND_HASH at each thread count (more threads than cores is fine: the
+    schedule hands out more units, the sums keep their order), in two fresh processes: one
+    with a pool of one thread, then one with a pool of 16 whose fits ask for 2, 3, 8 and 16
+    threads in turn (``n_jobs``; one process for four counts saves three imports and cache
+    loads of the suite's CPU). The first alone: on a cold cache it compiles what the other
+    then loads. Started beside the other tests (tests/conftest.py, ``background``)."""
+    hashes = {}
+    for pool, counts in ((1, THREAD_COUNTS[:1]), (16, THREAD_COUNTS[1:])):
+        process = popen([sys.executable, "-c", f"N_JOBS = {list(counts)}\n" + FIT_AND_HASH],
+                        text=True, env={**os.environ, "NUMBA_NUM_THREADS": str(pool)},
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = process.communicate()
         if process.returncode != 0:
-            raise RuntimeError(f"fits with {threads} threads failed:\n{err}")
-        return out.strip().splitlines()[-1]
-
-    first, *rest = THREAD_COUNTS
-    hashes = {first: hash_of(first, start(first))}
-    processes = {threads: start(threads) for threads in rest}
-    hashes.update((threads, hash_of(threads, process)) for threads, process in processes.items())
+            raise RuntimeError(f"fits with a pool of {pool} threads failed:\n{err}")
+        for line in out.strip().splitlines()[-len(counts):]:
+            threads, digest = line.split()
+            hashes[int(threads)] = digest
     return hashes
 
 
 def _run_here():
     """The same fits in this process (all of numba's threads), which has run other tests."""
     with redirect_stdout(io.StringIO()) as printed, warnings.catch_warnings():
-        exec(FIT_AND_HASH, {})
-    return printed.getvalue().strip().splitlines()[-1]
+        exec("N_JOBS = [None]\n" + FIT_AND_HASH, {})
+    return printed.getvalue().strip().splitlines()[-1].split()[1]
 
 
 @pytest.mark.background(start=_hashes_at_thread_counts)
 def test_bit_identical_weights_for_any_thread_count_and_between_runs(request):
-    # the same fits in this process, while the fresh processes with 1, 2, 3, 8 and 16 threads
+    # the same fits in this process, while the fresh processes (1 thread; then 2, 3, 8 and 16)
     # may still run; then their hashes (the fixture waits for them)
     here = _run_here()
     hashes = request.getfixturevalue("background_run")
