@@ -21,6 +21,18 @@ internal kernels
     call from Python raises TypeError. Every other kernel has such a twin (``callee``) that
     compiled callers and ``_native``'s addresses use: a kernel is compiled with wrappers only
     where Python calls it.
+no reference counting (``nrt=False``)
+    numba counts references to every array a compiled function holds: on entry it increments
+    the count of each array among its arguments, a record's arrays included, and decrements it
+    on the way out, each an atomic operation. A kernel called once per item of a minibatch's
+    phases with all of the fit's records pays some 40 of them per call, which in a small
+    network was most of what a minibatch costs beyond its arithmetic.
+    ``jit(internal=True, nrt=False)`` compiles a kernel without reference counting (numba's
+    private ``_nrt`` flag; its caller holds the references for the call). Only for a kernel that
+    allocates nothing and that neither returns an array nor calls a function that does: such a
+    callee, compiled with counting for another caller, hands it a reference it would never
+    give back (numba refuses the first two at compile time; ``tests/test_leaks.py`` checks the
+    third, fitting every kind of model with numba's allocation counts on).
 cache
     Compiled kernels are written to numba's on-disk cache so a fresh process does not
     recompile. Where the package directory is not writable numba falls back to its user-wide
@@ -198,6 +210,10 @@ def _compile(func, options):
     internal = options.pop("internal")
     if internal:  # the wrappers' code is most of a small kernel's compile time
         options.update(no_cpython_wrapper=True, no_cfunc_wrapper=True)
+    if not options.pop("nrt"):  # module docstring: no reference counting
+        if not internal:
+            raise ValueError("nrt=False is for internal kernels (no Python caller)")
+        options["_nrt"] = False
     kind = _InternalDispatcher if internal else _Dispatcher
     dispatcher = kind(py_func=func, locals={}, targetoptions=dict(options))
     if cache:
@@ -206,7 +222,7 @@ def _compile(func, options):
         # under its own qualified name: numba's cache files are named by it, and the twin's
         # compiled code, without wrappers, must never load as the Python-callable one
         twin = function_copy(func, qualname=func.__qualname__ + "_callee")
-        dispatcher.callee = _compile(twin, dict(options, internal=True, cache=cache))
+        dispatcher.callee = _compile(twin, dict(options, internal=True, cache=cache, nrt=True))
     return dispatcher
 
 
@@ -228,9 +244,11 @@ def jit(func=None, **overrides):
 
     ``internal=True``: for a kernel only compiled code calls (a helper of other kernels, or one
     called through its address); it is compiled without the wrappers a call from Python needs.
+    ``nrt=False`` (internal kernels only): compiled without reference counting, see the module
+    docstring for where that is allowed.
     """
     options = dict(nopython=True, nogil=True, cache=CACHE, fastmath=set(FASTMATH),
-                   error_model=ERROR_MODEL, internal=False)
+                   error_model=ERROR_MODEL, internal=False, nrt=True)
     options.update(overrides)
     if func is None:
         return lambda f: _compile(f, dict(options))

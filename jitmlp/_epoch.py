@@ -670,7 +670,7 @@ def sum_sq_weights(theta, units, w_off):
     return _sum_sq_span(theta, w_off[0], w_off[0] + n_weights_of(units))
 
 
-@jit(internal=True)  # called from the parallel body and the serial loop: compiled once
+@jit(internal=True, nrt=False)  # from the parallel body and the serial loop: compiled once
 def _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase, t):
     """Item t of a UNITS (or SERIAL) batch's phase ``phase`` = (which, its item count n, work
     per gradient block): row unit t of n (which 0, ``chunk``), or block t of the weight
@@ -866,7 +866,7 @@ def update_kernels_of(kernels, theta, work, step, fused=None):
     return kernels
 
 
-@jit(internal=True)
+@jit(internal=True, nrt=False)  # once per block of θ (_config: nrt=False)
 def _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, which, scale):
     """One block of ``update_theta`` in pass ``which``: in the STEP_PASS, reduce the parts'
     sums into grad (and ‖W‖² of θ before the step into penalty[blk]; already done where
@@ -994,7 +994,9 @@ def epoch_kernels_of(kernels, data, X_csr, sample_idx, theta, net, work, step, d
     return update_kernels_of(kernels, theta, work, step, fused=large or None)
 
 
-@jit(internal=True)  # called through its address (EPOCH_ITEM): compiled once
+# called through its address (EPOCH_ITEM): compiled once; once per item of every phase of a
+# minibatch, with all of the fit's records, so without reference counting (_config: nrt=False)
+@jit(internal=True, nrt=False)
 def _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout, phase, i):
     """Item i of ``run_epoch``'s phase ``phase`` = (which, items, work per gradient block, η,
     Σw, clipping's scale): a row unit or a block of the weight gradients (``_phase_item``), or
