@@ -307,13 +307,20 @@ TRANSPOSE_BLOCK = 256
 # are computed transposed (Cᵀ = Bᵀ A, one thread), so the register tiles run along the long side.
 NARROW_N = 16
 NARROW_MIN_M = 16
-# The order of every sum of a minibatch is a function of the shapes alone: the gradient sums
-# (grad W_k, grad b_k), the loss and the weight sum are each taken over all of the batch's rows in
-# row order, whatever the threads. How the work is spread adapts to the thread count
-# (_epoch.schedule): the row-local part (forward, loss, grad a of every layer) runs as up to one
-# unit of rows per thread, each at least MIN_UNIT_ROWS rows (two 6-row register tiles); the
-# weight gradients then run as blocks of their rows (GRAD_ROWS_MIN, a multiple of the 6-row tiles,
-# at least), about GRAD_ITEMS_PER_THREAD blocks per thread so that unequal blocks even out.
+# The order of every sum of a minibatch is a function of the shapes alone: the loss and the
+# weight sum are taken over all of the batch's rows in row order; the gradient sums (grad W_k,
+# grad b_k) over each of its row groups in row order, then the groups' sums in group order
+# (_epoch.row_groups: up to MAX_GROUPS groups of at least MIN_GROUP_ROWS rows in the UNITS regime,
+# else one). How the work is spread adapts to the thread count (_epoch.schedule): with no more
+# threads than groups, each group runs whole on one thread (its rows, then its gradients: no
+# data crosses between cores); with more, the row-local part (forward, loss, grad a of every
+# layer) runs as units of rows, each at least MIN_UNIT_ROWS rows (two 6-row register tiles), then
+# the weight gradients of every group as blocks of their rows (GRAD_ROWS_MIN, a multiple of the
+# 6-row tiles, at least), about GRAD_ITEMS_PER_THREAD blocks per thread so that unequal blocks
+# even out. Two groups: one per core on 2 cores, where a group's rows and gradients stay in its
+# core's caches (digits 4.5x scikit-learn against 3.3x with one group; docs/performance.md).
+MAX_GROUPS = 2
+MIN_GROUP_ROWS = 16
 MIN_UNIT_ROWS = 12
 GRAD_ROWS_MIN = 6
 GRAD_ITEMS_PER_THREAD = 2

@@ -29,6 +29,8 @@ from ._config import (
     CHUNKED_MAX_FLOPS,
     GRAD_ITEMS_PER_THREAD,
     GRAD_ROWS_MIN,
+    MAX_GROUPS,
+    MIN_GROUP_ROWS,
     MIN_UNIT_ROWS,
     PARALLEL_MIN_ELEMENTS,
     ROW_BLOCK,
@@ -207,12 +209,34 @@ def batch_flops(nb, units):
 
 
 @jit
-def row_units(nb, units, n_threads):
-    """How many units of rows (at least MIN_UNIT_ROWS each) the row-local work of a batch of nb
-    rows runs as on n_threads threads: one per thread in the UNITS regime, else 1."""
+def row_groups(nb, units):
+    """How many groups of rows the gradient sums of a batch of nb rows are taken in (each
+    group's in row order, then the groups' sums in group order), from the shapes alone: up to
+    MAX_GROUPS groups of at least MIN_GROUP_ROWS rows in the UNITS regime, else one. Group g
+    is rows g·nb//groups to (g + 1)·nb//groups."""
     if regime_of(nb, units) != UNITS:
         return 1
-    return max(1, min(n_threads, nb // MIN_UNIT_ROWS))
+    return max(1, min(MAX_GROUPS, nb // MIN_GROUP_ROWS))
+
+
+@jit(internal=True)
+def _plan(nb, units, sparse, n_threads):
+    """How a UNITS or SERIAL batch of nb rows runs on n_threads threads: (row groups, row units
+    per group, work per gradient block, gradient blocks per group, fused), a tuple of int64s
+    and a bool (a prange body cannot take a tuple of one type). With no more threads than
+    groups (fused), each group is one item: its rows, then its whole gradients. Else
+    each group's rows run as up to n_threads/groups units of at least MIN_UNIT_ROWS rows, and
+    its gradients as blocks (``_grad_per_block`` for n_threads/groups threads)."""
+    groups = row_groups(nb, units)
+    if n_threads <= groups:
+        per_block = _grad_per_block(units, sparse, 1)
+        return (np.int64(groups), np.int64(1), np.int64(per_block),
+                np.int64(_grad_count(units, sparse, per_block)), True)
+    per_group = -(-n_threads // groups)
+    row_units = max(1, min(per_group, nb // groups // MIN_UNIT_ROWS))
+    per_block = _grad_per_block(units, sparse, per_group)
+    return (np.int64(groups), np.int64(row_units), np.int64(per_block),
+            np.int64(_grad_count(units, sparse, per_block)), False)
 
 
 @jit(internal=True)
@@ -264,7 +288,7 @@ def _grad_per_block(units, sparse, n_threads):
 
 @jit
 def grad_blocks(units, sparse, n_threads):
-    """How many blocks the weight gradients of a UNITS batch run as on n_threads threads."""
+    """How many blocks the weight gradients of one row group run as on n_threads threads."""
     return _grad_count(units, sparse, _grad_per_block(units, sparse, n_threads))
 
 
@@ -289,17 +313,21 @@ def _grad_block_of(units, sparse, per_block, t):
 
 @jit
 def schedule(nb, units, n_threads, sparse=False):
-    """How the work of a batch of nb rows is spread on n_threads threads: (independent units of
-    the row-local phase, of the weight-gradient phase). A pure function of its arguments; the
-    bits of the result depend on neither count (each unit owns whole rows of the row-local
-    work and whole rows of a weight gradient, every sum in row order)."""
+    """How the work of a batch of nb rows is spread on n_threads threads: (independent items
+    of the first parallel region, of the second; 0: no second region, each group's gradients
+    run in its item of the first). A pure function of its arguments; the bits of the result
+    depend on neither count (each item owns whole rows of the row-local work, or whole rows of
+    a row group's weight gradient; every sum in row order within its group, ``row_groups``)."""
     regime = regime_of(nb, units)
-    if regime == SERIAL or n_threads <= 1:
-        return 1, 1
+    if regime == SERIAL:
+        return 1, 0
     if regime == ROWS_PARALLEL:  # the products' own fixed blocks of ROW_BLOCK rows: of the
         # batch's rows, and of the first weight gradient's (the largest, most often)
         return -(-nb // ROW_BLOCK), -(-units[0] // ROW_BLOCK)
-    return row_units(nb, units, n_threads), grad_blocks(units, sparse, n_threads)
+    groups, row_units, _, n_grad, fused = _plan(nb, units, sparse, max(1, n_threads))
+    if fused:
+        return groups, 0
+    return groups * row_units, groups * n_grad
 
 
 # Dense input comes with X_csr None, sparse input with X_csr = (data, indices, indptr). numba
@@ -510,39 +538,40 @@ def grad_a_rows(ga_buf, h_off, units, k, r0, r1):
 
 
 @jit(internal=True)
-def grad_b(part, units, b_off, ga_buf, h_off, k, nb):
-    """grad b_k = Σ_n grad a_k[n] over the batch's nb rows, in row order (unscaled)."""
+def grad_b(part, units, b_off, ga_buf, h_off, k, r0, r1):
+    """grad b_k = Σ_n grad a_k[n] over the batch's rows r0:r1, in row order (unscaled)."""
     fan_out = units[k]
     gb = b_k(part, units, b_off, k)
-    grad_a = grad_a_rows(ga_buf, h_off, units, k, 0, nb)
+    grad_a = grad_a_rows(ga_buf, h_off, units, k, r0, r1)
     for j in range(fan_out):
         gb[j] = part.dtype.type(0)
-    for r in range(nb):
+    for r in range(r1 - r0):
         grad_a_r = grad_a[r]
         for j in range(fan_out):
             gb[j] += grad_a_r[j]
 
 
 @jit(internal=True)
-def grad_block(kernels, X_csr, idx, net, work, dropout, k, i0, i1):
-    """Rows i0:i1 of grad W_k = h_{k-1}ᵀ grad a_k over all of the batch's rows ``idx`` (for
-    sparse input's first layer, X[idx]ᵀ grad a_1's columns i0:i1), into parts[0]; with the
-    block at i0 = 0 also grad b_k. Unscaled sums: ``update_theta`` or ``reduce_chunks`` adds
-    the L2 term and divides. Every element is its FMA chain over the rows in order, whichever
-    block computes it."""
+def grad_block(kernels, X_csr, idx, net, work, dropout, k, i0, i1, g, groups):
+    """Rows i0:i1 of grad W_k = h_{k-1}ᵀ grad a_k over the rows r0:r1 of the batch's row
+    group g of ``groups`` (for sparse input's first layer, X[idx]ᵀ grad a_1's columns i0:i1),
+    into parts[g]; with the block at i0 = 0 also grad b_k. Unscaled sums: ``update_theta`` or
+    ``reduce_chunks`` adds the groups' sums, the L2 term and divides. Every element is its FMA
+    chain over the group's rows in order, whichever block computes it."""
     units, h_buf, h_off, ga_buf = net.units, work.h_buf, work.h_off, work.ga_buf
     nb = idx.shape[0]
-    part = work.parts[0]
-    grad_a = grad_a_rows(ga_buf, h_off, units, k, 0, nb)
+    r0, r1 = g * nb // groups, (g + 1) * nb // groups
+    part = work.parts[g]
+    grad_a = grad_a_rows(ga_buf, h_off, units, k, r0, r1)
     gW = W_k(part, units, net.w_off, k)
     if k == 1 and X_csr is not None:
-        _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], idx, grad_a, gW, i0, i1)
+        _csr_tn_columns(X_csr[0], X_csr[1], X_csr[2], idx[r0:r1], grad_a, gW, i0, i1)
     else:
         call_native(kernel_at(kernels, PRODUCT, 0),
-                    (layer_input(h_buf, h_off, units, dropout, k - 1, 0, nb), True, grad_a, gW,
+                    (layer_input(h_buf, h_off, units, dropout, k - 1, r0, r1), True, grad_a, gW,
                      np.int64(i0), np.int64(i1)))
     if i0 == 0:
-        grad_b(part, units, net.b_off, ga_buf, h_off, k, nb)
+        grad_b(part, units, net.b_off, ga_buf, h_off, k, r0, r1)
 
 
 @jit(inline="always")
@@ -599,12 +628,12 @@ def chunk_rows_parallel(kernels, data, X_csr, idx, theta, net, work, r0, r1, dro
         layer_product(kernels, layer_input(h_buf, h_off, units, dropout, k - 1, 0, nb), True,
                       grad_a_rows(ga_buf, h_off, units, k, 0, nb), W_k(part, units, w_off, k),
                       True)
-        grad_b(part, units, b_off, ga_buf, h_off, k, nb)
+        grad_b(part, units, b_off, ga_buf, h_off, k, 0, nb)
     # grad W_1 = h_0ᵀ grad a_1, or X[idx]ᵀ grad a_1 for sparse input
     first_layer_grad_W(kernels, X_csr, idx, chunk_rows(h_buf, h_off[0], units[0], 0, nb),
                        grad_a_rows(ga_buf, h_off, units, 1, 0, nb), W_k(part, units, w_off, 1),
                        True)
-    grad_b(part, units, b_off, ga_buf, h_off, 1, nb)
+    grad_b(part, units, b_off, ga_buf, h_off, 1, 0, nb)
 
 
 @jit(internal=True)
@@ -670,42 +699,59 @@ def sum_sq_weights(theta, units, w_off):
     return _sum_sq_span(theta, w_off[0], w_off[0] + n_weights_of(units))
 
 
+@jit(internal=True)
+def _grad_item(kernels, X_csr, idx, net, work, dropout, plan, g, b):
+    """Block b of row group g's weight gradients (``_plan``'s ``plan``): ``grad_block``."""
+    groups, _, per_block, _, _ = plan
+    k, i0, i1 = _grad_block_of(net.units, X_csr is not None, per_block, b)  # W_k's rows
+    call_native(kernel_at(kernels, GRAD_BLOCK, 0),
+                (kernels, X_csr, idx, net, work, dropout, k, i0, i1, g, groups))
+
+
 @jit(internal=True, nrt=False)  # from the parallel body and the serial loop: compiled once
-def _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase, t):
-    """Item t of a UNITS (or SERIAL) batch's phase ``phase`` = (which, its item count n, work
-    per gradient block): row unit t of n (which 0, ``chunk``), or block t of the weight
-    gradients (which 1, ``grad_block``)."""
-    which, n, per_block = phase
-    if which == 0:
+def _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, which, plan, t):
+    """Item t of a UNITS (or SERIAL) batch's phase ``which`` (``_plan``'s ``plan``): row unit
+    t (ROW_UNITS, ``chunk``; where ``plan`` fuses, then its row group's weight gradients), or
+    block t of the weight gradients of all row groups (GRAD_BLOCKS, ``grad_block``)."""
+    groups, per_group, _, n_grad, fused = plan
+    if which == ROW_UNITS:
         nb = idx.shape[0]
+        g, j = t // per_group, t % per_group
+        g0, g1 = g * nb // groups, (g + 1) * nb // groups
         call_native(kernel_at(kernels, CHUNK, 0),
-                    (kernels, data, X_csr, idx, theta, net, work, t * nb // n, (t + 1) * nb // n,
+                    (kernels, data, X_csr, idx, theta, net, work,
+                     g0 + j * (g1 - g0) // per_group, g0 + (j + 1) * (g1 - g0) // per_group,
                      dropout))
+        if fused:
+            for b in range(n_grad):
+                _grad_item(kernels, X_csr, idx, net, work, dropout, plan, g, np.int64(b))
     else:
-        k, i0, i1 = _grad_block_of(net.units, X_csr is not None, per_block, t)  # W_k's rows
-        call_native(kernel_at(kernels, GRAD_BLOCK, 0),
-                    (kernels, X_csr, idx, net, work, dropout, k, i0, i1))
+        _grad_item(kernels, X_csr, idx, net, work, dropout, plan, t // n_grad, t % n_grad)
 
 
 @jit(internal=True)
 def _begin_batch(kernels, data, X_csr, idx, theta, net, work, dropout):
     """Start the data term of the minibatch ``idx``: run all of it where it runs row-parallel,
-    else transpose W_2..W_L for grad h; return (threads, work per gradient block, row units,
-    gradient blocks) of its row-local and weight-gradient phases (``schedule``; no items in
-    the ROWS_PARALLEL regime)."""
+    else transpose W_2..W_L for grad h; return (threads, items of the row-local phase, items
+    of the weight-gradient phase, ``_plan``'s plan) (``schedule``; no items in the
+    ROWS_PARALLEL regime). A batch of fewer row groups than the workspace has sums for (a
+    last, smaller batch) zeroes the other groups' sums."""
     nb = idx.shape[0]
     units = net.units
     regime = regime_of(nb, units)
+    n_threads = get_num_threads() if regime == UNITS else 1
+    plan = _plan(nb, units, X_csr is not None, n_threads)
+    parts = work.parts
+    for g in range(plan[0], parts.shape[0]):
+        parts[g, :] = 0
     if regime == ROWS_PARALLEL:
         call_native(kernel_at(kernels, CHUNK_ROWS_PARALLEL, 0),
                     (kernels, data, X_csr, idx, theta, net, work, np.int64(0), np.int64(nb),
                      dropout))
-        return 1, 0, 0, 0
+        return 1, 0, 0, plan
     transpose_weights(theta, units, net.w_off, work.wt)
-    n_threads = get_num_threads() if regime == UNITS else 1
-    per_block = _grad_per_block(units, X_csr is not None, n_threads)
-    return (n_threads, per_block, row_units(nb, units, n_threads),
-            _grad_count(units, X_csr is not None, per_block))
+    groups, per_group, _, n_grad, fused = plan
+    return n_threads, groups * per_group, 0 if fused else groups * n_grad, plan
 
 
 @jit(internal=True)
@@ -734,26 +780,29 @@ def batch_data_term(kernels, data, X_csr, idx, theta, net, work, dropout):
     or X is empty and X_csr holds the CSR (data, indices, indptr) of the input. ``kernels`` is
     ``chunk_kernels_of`` these arguments.
 
-    What fixes the bits: every sum over the batch's rows (grad W_k, grad b_k, the loss, Σw) is
-    taken over all of them in row order, in every regime (``regime_of``). What adapts to the
-    threads (``schedule``): in the UNITS regime the row-local work runs as one unit of rows per
-    thread, then the weight gradients as blocks of their rows, each phase one parallel region.
+    What fixes the bits: the loss and Σw are sums over all of the batch's rows in row order;
+    grad W_k and grad b_k are sums over each row group's rows in row order (``row_groups``, a
+    function of the shapes), into parts[g], added in group order by the update. What adapts
+    to the threads (``schedule``): in the UNITS regime, each group whole on a thread, or the
+    row-local work as units of rows, then the weight gradients as blocks of their rows, each
+    phase one parallel region.
     """
-    n_threads, per_block, n_units, n_grad = _begin_batch(kernels, data, X_csr, idx, theta, net,
-                                                         work, dropout)
+    n_threads, n_units, n_grad, plan = _begin_batch(kernels, data, X_csr, idx, theta, net,
+                                                    work, dropout)
+    groups, per_group, per_block, blocks, fused = plan  # (a prange body takes no tuple)
     # phase 0: the row units; phase 1: the blocks of the weight gradients. One prange for
     # both (one parallel body to compile), run once per phase.
     for which in range(2):
         n = n_units if which == 0 else n_grad
-        phase = (np.int64(which), n, per_block)
         if n_threads > 1 and n > 1:
             for t in prange(n):
-                _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase,
+                _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout,
+                            np.int64(which), (groups, per_group, per_block, blocks, fused),
                             np.int64(t))
         else:
             for t in range(n):
-                _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, phase,
-                            np.int64(t))
+                _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout,
+                            np.int64(which), plan, np.int64(t))
     return _batch_sums(work.stats, data.sw, idx, net.units, net.out)
 
 
@@ -787,7 +836,8 @@ def chunk_kernels_of(data, X_csr, sample_idx, theta, net, work, batch_sizes, row
     args = (kernels, data, X_csr, sample_idx, theta, net, work, 0, 0, dropout)
     kernels[CHUNK] = kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk, args)
     kernels[GRAD_BLOCK] = address_of(grad_block,
-                                     (kernels, X_csr, sample_idx, net, work, dropout, 0, 0, 0))
+                                     (kernels, X_csr, sample_idx, net, work, dropout, 0, 0, 0, 0,
+                                      0))
     if drop:
         rows = sample_idx[:0]
         kernels[DROPOUT] = address_of(dropout_rows, (a, a, rows, 0, dropout))
@@ -988,7 +1038,8 @@ def epoch_kernels_of(kernels, data, X_csr, sample_idx, theta, net, work, step, d
     Adam's step from the sums (``update_kernels_of``; always with ``large``:
     ``jitmlp.precompile``)."""
     T = theta.dtype.type
-    phase = (np.int64(0), np.int64(0), np.int64(0), T(0), 0.0, T(1))  # as run_epoch makes it
+    plan = (np.int64(0), np.int64(0), np.int64(0), np.int64(0), False)  # ``_plan``'s
+    phase = (np.int64(0), np.int64(0), plan, T(0), 0.0, T(1))  # as run_epoch makes it
     kernels[EPOCH_ITEM] = address_of(_epoch_item, (kernels, data, X_csr, sample_idx, theta, net,
                                                    work, step, dropout, phase, 0))
     return update_kernels_of(kernels, theta, work, step, fused=large or None)
@@ -998,13 +1049,12 @@ def epoch_kernels_of(kernels, data, X_csr, sample_idx, theta, net, work, step, d
 # minibatch, with all of the fit's records, so without reference counting (_config: nrt=False)
 @jit(internal=True, nrt=False)
 def _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout, phase, i):
-    """Item i of ``run_epoch``'s phase ``phase`` = (which, items, work per gradient block, η,
-    Σw, clipping's scale): a row unit or a block of the weight gradients (``_phase_item``), or
+    """Item i of ``run_epoch``'s phase ``phase`` = (which, items, ``_plan``'s plan, η, Σw,
+    clipping's scale): a row unit or a block of the weight gradients (``_phase_item``), or
     block i of θ in clipping's norm pass or in the step (``_update_block``)."""
-    which, n, per_block, eta, sw_sum, scale = phase
+    which, n, plan, eta, sw_sum, scale = phase
     if which < NORM_PASS:
-        _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, (which, n, per_block),
-                    i)
+        _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, which, plan, i)
     else:
         _update_block(kernels, theta, work, net.b_off[0], step, eta, sw_sum, i, which, scale)
 
@@ -1037,8 +1087,9 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
     for start in range(0, n, step.batch_size):
         stop = min(n, start + step.batch_size)
         idx = sample_idx[start:stop]
-        n_threads, per_block, n_units, n_grad = _begin_batch(kernels, data, X_csr, idx, theta,
-                                                             net, work, dropout)
+        n_threads, n_units, n_grad, plan = _begin_batch(kernels, data, X_csr, idx, theta, net,
+                                                        work, dropout)
+        groups, per_group, per_block, blocks, fused = plan  # (a prange body takes no tuple)
         if step.solver == ADAM:
             t += 1
         eta = step_size(theta, step, t)
@@ -1056,17 +1107,20 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
                 if clip:
                     scale = _clip_scale(theta, work, step, n_blocks)
                 items = n_blocks
-            phase = (np.int64(which), np.int64(items), per_block, eta, sw_sum, scale)
+            # the phase's tuple is made in the loop's body from scalars: a prange body cannot
+            # take a tuple of tuples (or of one type) from outside
+            which_i, items_i = np.int64(which), np.int64(items)
             if items > 1 and (update_parallel if which >= NORM_PASS else n_threads > 1):
                 for i in prange(items):
                     call_native(kernel_at(kernels, EPOCH_ITEM, 0),
                                 (kernels, data, X_csr, idx, theta, net, work, step, dropout,
-                                 phase, np.int64(i)))
+                                 (which_i, items_i, (groups, per_group, per_block, blocks, fused),
+                                  eta, sw_sum, scale), np.int64(i)))
             else:
                 for i in range(items):
                     call_native(kernel_at(kernels, EPOCH_ITEM, 0),
                                 (kernels, data, X_csr, idx, theta, net, work, step, dropout,
-                                 phase, np.int64(i)))
+                                 (which_i, items_i, plan, eta, sw_sum, scale), np.int64(i)))
         sq = _penalty_total(work, n_blocks)
         loss = data_loss / sw_sum + 0.5 * step.alpha * sq / sw_sum
         accumulated_loss += loss * (stop - start)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._config import UPDATE_BLOCK
+from ._epoch import row_groups
 from ._records import Network, Workspace
 
 
@@ -86,7 +87,8 @@ class Layout:
                 both laid out as grad_a (-1: not there)
         grad_a  grad a_1 .. grad a_L, layer k from ``h_off[k] - h_off[1]``
         wt      W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ
-        parts   (1, len(θ)): the gradient sums, laid out like θ
+        parts   (groups, len(θ)): the gradient sums of each row group of a batch, laid out like
+                θ (``_epoch.row_groups``: the most any of ``batch_sizes`` has)
         stats   float64 per row: the weighted loss of the row, added in row order afterwards
         penalty per block of the optimizer step: ‖W‖² of the block, then (gradient clipping) its
                 ‖grad θ‖²; float64, 2 x the blocks
@@ -103,7 +105,8 @@ class Layout:
         h_off = np.concatenate((h_off, [d_start, tilde_start])).astype(np.int64)
         h = np.empty(size, dtype=dtype)
         grad_a = np.empty(int(h_off[-3] - h_off[1]), dtype=dtype)
-        parts = np.empty((1, self.size), dtype=dtype)
+        groups = max(row_groups(nb, self.units) for nb in (batch_sizes or [n_rows]) if nb > 0)
+        parts = np.empty((groups, self.size), dtype=dtype)
         wt = np.empty(max(1, int((self.units[1:-1] * self.units[2:]).sum())), dtype=dtype)
         stats = np.empty(cap, dtype=np.float64)
         penalty = np.empty(2 * -(-self.size // UPDATE_BLOCK), dtype=np.float64)

@@ -2,8 +2,9 @@
 
 The order of every sum is fixed by the shapes (tests/test_threads.py checks the bits for 1 to 16
 threads); here, that the work spreads: for the workloads of the suite, 16 threads get at least
-min(16, what the shapes allow) units in each parallel region. ``schedule`` is a pure function,
-so no 16-core machine is needed.
+min(16, what the shapes allow) units in each parallel region, and no more threads than row
+groups run each group whole on one thread. ``schedule`` is a pure function, so no 16-core
+machine is needed.
 """
 
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jitmlp._config import GRAD_ROWS_MIN, MIN_UNIT_ROWS, ROW_BLOCK
+from jitmlp._config import GRAD_ROWS_MIN, MAX_GROUPS, MIN_GROUP_ROWS, MIN_UNIT_ROWS, ROW_BLOCK
 from jitmlp._epoch import (
     ROWS_PARALLEL,
     SERIAL,
@@ -20,6 +21,7 @@ from jitmlp._epoch import (
     grad_block_at,
     grad_blocks,
     regime_of,
+    row_groups,
     schedule,
 )
 
@@ -38,14 +40,17 @@ def _units(workload):
 
 
 def _allowed(nb, units):
-    """What the shapes allow: units of MIN_UNIT_ROWS rows of the batch, blocks of GRAD_ROWS_MIN
-    rows of the weight gradients (of ROW_BLOCK rows where products split their own rows)."""
+    """What the shapes allow: units of MIN_UNIT_ROWS rows of each row group of the batch,
+    blocks of GRAD_ROWS_MIN rows of each group's weight gradients (of ROW_BLOCK rows where
+    products split their own rows)."""
     regime = regime_of(nb, units)
     if regime == SERIAL:
         return 1, 1
     if regime == ROWS_PARALLEL:
         return -(-nb // ROW_BLOCK), -(-units[0] // ROW_BLOCK)
-    return nb // MIN_UNIT_ROWS, sum(-(-int(f) // GRAD_ROWS_MIN) for f in units[:-1])
+    groups = row_groups(nb, units)
+    return (groups * (nb // groups // MIN_UNIT_ROWS),
+            groups * sum(-(-int(f) // GRAD_ROWS_MIN) for f in units[:-1]))
 
 
 @pytest.mark.parametrize("name", list(WORKLOADS))
@@ -55,19 +60,26 @@ def test_sixteen_threads_get_work_in_every_parallel_region(name):
     row_units, grad_units = schedule(nb, units, 16)
     allowed_rows, allowed_grads = _allowed(nb, units)
     assert row_units >= min(16, allowed_rows)
-    assert grad_units >= min(16, allowed_grads)
+    if regime_of(nb, units) == SERIAL:  # one item: the rows, then the gradients
+        assert (row_units, grad_units) == (1, 0)
+    else:
+        assert grad_units >= min(16, allowed_grads)
 
 
 def test_the_suite_has_batches_that_spread_and_the_two_phases():
     regimes = {name: regime_of(w.batch_size, _units(w)) for name, w in WORKLOADS.items()}
-    # digits, mnist-shape and regression: units of rows, then blocks of the gradients
+    # digits, mnist-shape and regression: two row groups; on 2 threads each group whole on a
+    # thread (one parallel region), on 16 units of rows, then blocks of the gradients
     assert [n for n, r in regimes.items() if r == UNITS] == [
         "digits", "mnist-shape-f64", "mnist-shape-f32", "regression"]
     assert regimes["tiny-batch"] == SERIAL
     for name in ("digits", "mnist-shape-f64", "regression"):
         w = WORKLOADS[name]
-        assert schedule(w.batch_size, _units(w), 16)[0] == 16
-        assert schedule(w.batch_size, _units(w), 2) == (2, grad_blocks(_units(w), False, 2))
+        units = _units(w)
+        assert row_groups(w.batch_size, units) == MAX_GROUPS == 2
+        assert schedule(w.batch_size, units, 16) == (16, 2 * grad_blocks(units, False, 8))
+        assert schedule(w.batch_size, units, 2) == (2, 0)
+        assert schedule(w.batch_size, units, 1) == (2, 0)  # the two groups one after the other
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 8, 16, 64])
@@ -94,10 +106,27 @@ def test_gradient_blocks_cover_every_row_of_every_layer_once(units, sparse, thre
         assert n == len(units) - 1  # one thread: each gradient whole, as the serial regime
 
 
-def test_schedule_is_one_unit_on_one_thread_and_under_the_serial_threshold():
+def test_schedule_is_a_group_an_item_on_one_thread_and_one_under_the_serial_threshold():
     units = np.array([64, 100, 10])
-    assert schedule(200, units, 1) == (1, 1)
-    assert schedule(8, units, 16) == (1, 1)  # under SERIAL_MAX_FLOPS
-    assert regime_of(8, units) == SERIAL
-    assert schedule(200, units, 3)[0] == 3
-    assert schedule(30, np.array([784, 100, 10]), 16)[0] == 30 // MIN_UNIT_ROWS
+    assert schedule(200, units, 1) == (2, 0)
+    assert schedule(8, units, 16) == (1, 0)  # under SERIAL_MAX_FLOPS
+    assert regime_of(8, units) == SERIAL and row_groups(8, units) == 1
+    assert schedule(200, units, 3) == (4, 2 * grad_blocks(units, False, 2))  # 2 per group
+    wide = np.array([784, 100, 10])
+    assert row_groups(30, wide) == 1  # fewer than 2 x MIN_GROUP_ROWS rows: one group
+    assert schedule(30, wide, 16)[0] == 30 // MIN_UNIT_ROWS
+    assert row_groups(2 * MIN_GROUP_ROWS, wide) == 2
+
+
+@pytest.mark.parametrize("nb", [16, 31, 32, 33, 200, 511])
+def test_row_groups_depend_on_the_shapes_alone(nb):
+    units = np.array([784, 100, 10])
+    groups = row_groups(nb, units)
+    if regime_of(nb, units) == UNITS:
+        assert groups == max(1, min(MAX_GROUPS, nb // MIN_GROUP_ROWS))
+    else:
+        assert groups == 1
+    for threads in (1, 2, 3, 16):  # no more threads than groups: one item per group
+        first, second = schedule(nb, units, threads)
+        if threads <= groups or regime_of(nb, units) == SERIAL:
+            assert (first, second) == (groups, 0)

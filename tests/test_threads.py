@@ -109,20 +109,26 @@ def test_bit_identical_weights_for_any_thread_count_and_between_runs(request):
 
 
 def test_hashed_fits_cover_every_way_of_running_a_batch():
-    """The fits above include batches run as units of rows side by side (then blocks of the
-    weight gradients), batches run as one pass whose layer products split their rows over the
-    threads, and batches too small for threads, run on the calling thread; the first two on
-    more than one unit where there are threads."""
+    """The fits above include batches run as row groups side by side (each group's rows,
+    then its weight gradients, on one thread: 1 and 2 threads), as units of rows side by side
+    then blocks of the weight gradients (3 threads and more), batches run as one pass whose
+    layer products split their rows over the threads, and batches too small for threads, run
+    on the calling thread; all but the last on more than one unit where there are threads."""
+    from jitmlp._config import MIN_UNIT_ROWS
     from jitmlp._epoch import ROWS_PARALLEL, SERIAL, UNITS, regime_of, schedule
 
     assert regime_of(300, np.array([120, 160, 96, 5])) == UNITS
     assert regime_of(256, np.array([120, 512, 256, 5])) == ROWS_PARALLEL
     assert regime_of(200, np.array([120, 64, 5])) == UNITS
     assert regime_of(32, np.array([10, 8, 5])) == SERIAL
-    for threads in (2, 3, 8, 16):
-        row_units, grad_blocks = schedule(300, np.array([120, 160, 96, 5]), threads)
-        assert row_units == threads and grad_blocks >= threads
-        assert schedule(100, np.array([120, 100, 5]), threads, True)[1] >= threads  # sparse
+    for threads in (1, 2, 3, 8, 16):
+        for nb, units, sparse in ((300, [120, 160, 96, 5], False), (100, [120, 100, 5], True)):
+            row_units, grad_blocks = schedule(nb, np.array(units), threads, sparse)
+            if threads <= 2:  # the two row groups, each whole on a thread
+                assert (row_units, grad_blocks) == (2, 0)
+            else:
+                assert row_units >= min(threads, 2 * (nb // 2 // MIN_UNIT_ROWS))
+                assert grad_blocks >= threads
 
 
 @pytest.fixture
