@@ -12,6 +12,7 @@ from the dispatcher compiled (or loaded from numba's cache) for the types of ``a
 then runs ``call_native(kernel, args)`` with arguments of those same types. ``kernel`` also
 carries a digest of the argument types, which the compiled call compares with the types it was
 compiled for: a mismatch raises TypeError instead of calling code compiled for other types.
+The arrays passed are borrowed (``_borrowed``): the callee does not count references to them.
 """
 
 from __future__ import annotations
@@ -82,6 +83,24 @@ def kernel_table(rows, width: int) -> np.ndarray:
     return table
 
 
+def _borrowed(context, builder, typ, value):
+    """``value`` of numba type ``typ`` with every array in it (in tuples and records too)
+    borrowed: the same array without its reference count (a null meminfo, as numba's arrays
+    over foreign memory have). The kernel called gets these: the caller holds the references
+    for the call, and a kernel returns nothing, so no array escapes it. Without this the
+    callee counts every array of every record in and out (an atomic add each, twice per call:
+    a quarter of a tiny-batch fit, docs/performance.md); with it those are a null test."""
+    if isinstance(typ, types.Array):
+        array = cgutils.create_struct_proxy(typ)(context, builder, value=value)
+        array.meminfo = cgutils.get_null_value(array.meminfo.type)
+        return array._getvalue()
+    if isinstance(typ, types.BaseTuple):
+        for i, member in enumerate(typ.types):
+            value = builder.insert_value(
+                value, _borrowed(context, builder, member, builder.extract_value(value, i)), i)
+    return value
+
+
 if numba.config.DISABLE_JIT:
 
     def call_native(kernel, args):
@@ -111,7 +130,9 @@ else:
                      "compiled for",))
             fnty = context.call_conv.get_function_type(types.none, argtypes)
             function = builder.inttoptr(address, fnty.as_pointer())
-            values = [context.cast(builder, builder.extract_value(llargs[1], i), given, canonical)
+            values = [_borrowed(context, builder, canonical,
+                                context.cast(builder, builder.extract_value(llargs[1], i), given,
+                                             canonical))
                       for i, (given, canonical) in enumerate(zip(given_types, argtypes))]
             status, _ = context.call_conv.call_function(builder, function, types.none, argtypes,
                                                         values)

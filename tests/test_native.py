@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from jitmlp._config import jit
 from jitmlp._native import address_of, call_native
@@ -100,3 +102,45 @@ def test_compiled_callers_and_addresses_use_the_twin_without_wrappers():
     assert len(_twice.signatures) == 1 and len(_twice.callee.signatures) == 1
     with pytest.raises(TypeError, match="compiled code only"):
         _twice.callee(x, out)
+
+
+@intrinsic
+def _meminfo_address(typingctx, array):
+    """The address of ``array``'s meminfo, its reference count (0: none, borrowed)."""
+
+    def codegen(context, builder, signature, args):
+        proxy = cgutils.create_struct_proxy(signature.args[0])(context, builder, value=args[0])
+        return builder.ptrtoint(proxy.meminfo, cgutils.intp_t)
+
+    return types.intp(array), codegen
+
+
+@jit(cache=False)
+def _record_meminfos(x, pair, out):
+    """out[0], out[1], out[2]: the meminfo addresses of x, of pair[0] and of a view of x."""
+    out[0] = _meminfo_address(x)
+    out[1] = _meminfo_address(pair[0])
+    out[2] = _meminfo_address(x[1:])
+
+
+@jit(cache=False)
+def _record_through_the_address(kernel, x, pair, out):
+    call_native(kernel, (x, pair, out))
+
+
+@jit(cache=False)
+def _record_directly(x, pair, out):
+    _record_meminfos(x, pair, out)
+
+
+def test_a_kernel_called_through_its_address_gets_borrowed_arrays():
+    """The arrays a kernel gets through ``call_native``, in tuples too, carry no reference
+    count (their views neither): the callee's counting in and out is a null test, not an
+    atomic add. Called directly, the same kernel sees the counted arrays."""
+    x, y, out = np.arange(4.0), np.ones(3), np.full(3, -1, dtype=np.intp)
+    kernel = address_of(_record_meminfos, (x, (y, x), out))
+    _record_through_the_address(kernel, x, (y, x), out)
+    np.testing.assert_array_equal(out, 0)
+    _record_directly(x, (y, x), out)
+    assert (out != 0).all()
+    np.testing.assert_array_equal(x, np.arange(4.0))  # the caller's arrays are intact
