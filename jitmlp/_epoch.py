@@ -179,13 +179,15 @@ def regime_of(nb, units):
 
     SERIAL         under SERIAL_MAX_FLOPS, all of it on the calling thread: too little work to
                    pay for waking a second thread and moving θ and the gradients between cores;
-    UNITS          up to CHUNKED_MAX_FLOPS, the row-local work (forward, loss, grad a of every
-                   layer) as units of rows side by side, then the weight gradients as blocks of
-                   their rows side by side, both with the serial kernels (``schedule``);
+    UNITS          up to CHUNKED_MAX_FLOPS, with the serial kernels (``schedule``): each row
+                   group (``row_groups``) whole on a thread, or with more threads than groups
+                   the row-local work (forward, loss, grad a of every layer) as units of rows
+                   side by side, then the groups' weight gradients as blocks of their rows;
     ROWS_PARALLEL  from CHUNKED_MAX_FLOPS on, one pass whose layer products split their rows (or
                    columns) over the threads: better-shaped products, no per-unit overhead.
 
-    Each gives the same bits: every sum runs over all of the batch's rows in row order.
+    Each gives the same bits for any thread count: every sum runs in an order fixed by the
+    shapes (over the batch's rows, or its row groups' rows, in row order; the groups in order).
     """
     flops = batch_flops(nb, units)
     if flops < SERIAL_MAX_FLOPS:
@@ -772,9 +774,9 @@ def _batch_sums(stats, sw, idx, units, out):
 
 @jit(inline="always")  # inlined into its (parallel) caller: no library of its own to link
 def batch_data_term(kernels, data, X_csr, idx, theta, net, work, dropout):
-    """Forward and backward of one minibatch, the samples ``idx``: its gradient sums into
-    parts[0] (lbfgs's ``batch_loss_and_grad``; ``run_epoch`` runs the same phases, then the
-    update's, in its own loop).
+    """Forward and backward of one minibatch, the samples ``idx``: its row groups' gradient
+    sums into parts[0], parts[1], ... (lbfgs's ``batch_loss_and_grad``; ``run_epoch`` runs the
+    same phases, then the update's, in its own loop).
 
     Returns (Σ_n w_n·loss_n, Σ_n w_n). X (``data.X``) is dense (n, n_features) with X_csr None,
     or X is empty and X_csr holds the CSR (data, indices, indptr) of the input. ``kernels`` is
