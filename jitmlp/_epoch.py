@@ -43,7 +43,7 @@ from ._config import (
 )
 from ._dropout import RATES, dropout_rows, dropout_rows_in_place
 from ._layers import product_large, product_rows, product_span, runs_blocked, transpose
-from ._native import address_of, call_native, kernel_at, kernel_table
+from ._native import address_of, borrow, call_native, kernel_at, kernel_table
 from ._optimizers import (
     ADAM,
     adam_part_span,
@@ -1080,21 +1080,26 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
     order (the same bits), with all their phases run by one prange: one parallel body to
     compile instead of two.
     """
+    # the records' arrays without reference counts for the calls on this thread below, which
+    # would count each in and out once per minibatch (``_native.borrow``; the parallel loop
+    # takes the arguments themselves: numba's prange cannot take tuples made in the function)
+    b_kernels, b_data, b_X_csr, b_order, b_theta, b_net, b_work, b_step, b_dropout = borrow(
+        (kernels, data, X_csr, sample_idx, theta, net, work, step, dropout))
     T = theta.dtype.type
     n = sample_idx.shape[0]
-    units = net.units
+    units = b_net.units
     clip = step.max_grad_norm < np.inf
     n_blocks = (theta.shape[0] + UPDATE_BLOCK - 1) // UPDATE_BLOCK
     update_parallel = theta.shape[0] >= UPDATE_PARALLEL_MIN
     for start in range(0, n, step.batch_size):
         stop = min(n, start + step.batch_size)
-        idx = sample_idx[start:stop]
-        n_threads, n_units, n_grad, plan = _begin_batch(kernels, data, X_csr, idx, theta, net,
-                                                        work, dropout)
+        idx, b_idx = sample_idx[start:stop], b_order[start:stop]
+        n_threads, n_units, n_grad, plan = _begin_batch(b_kernels, b_data, b_X_csr, b_idx,
+                                                        b_theta, b_net, b_work, b_dropout)
         groups, per_group, per_block, blocks, fused = plan  # (a prange body takes no tuple)
         if step.solver == ADAM:
             t += 1
-        eta = step_size(theta, step, t)
+        eta = step_size(b_theta, b_step, t)
         data_loss, sw_sum = 0.0, 0.0
         scale = T(1)
         for which in range(ROW_UNITS, STEP_PASS + 1):
@@ -1103,11 +1108,11 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
             elif which == GRAD_BLOCKS:
                 items = n_grad
             elif which == NORM_PASS:  # the data term is complete
-                data_loss, sw_sum = _batch_sums(work.stats, data.sw, idx, units, net.out)
+                data_loss, sw_sum = _batch_sums(b_work.stats, b_data.sw, b_idx, units, net.out)
                 items = n_blocks if clip else 0
             else:
                 if clip:
-                    scale = _clip_scale(theta, work, step, n_blocks)
+                    scale = _clip_scale(b_theta, b_work, b_step, n_blocks)
                 items = n_blocks
             # the phase's tuple is made in the loop's body from scalars: a prange body cannot
             # take a tuple of tuples (or of one type) from outside
@@ -1123,7 +1128,7 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
                     call_native(kernel_at(kernels, EPOCH_ITEM, 0),
                                 (kernels, data, X_csr, idx, theta, net, work, step, dropout,
                                  (which_i, items_i, plan, eta, sw_sum, scale), np.int64(i)))
-        sq = _penalty_total(work, n_blocks)
+        sq = _penalty_total(b_work, n_blocks)
         loss = data_loss / sw_sum + 0.5 * step.alpha * sq / sw_sum
         accumulated_loss += loss * (stop - start)
     return accumulated_loss, t

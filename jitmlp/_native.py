@@ -103,6 +103,29 @@ def _borrowed(context, builder, typ, value):
 
 if numba.config.DISABLE_JIT:
 
+    def borrow(args):
+        """``args`` itself, in pure Python."""
+        return args
+
+else:
+
+    @intrinsic
+    def borrow(typingctx, args):
+        """``args`` (a tuple) with every array in it borrowed (``_borrowed``), for a kernel
+        called from Python to work on from its start: its calls to other compiled functions
+        then count no references either. The arrays must not outlive the kernel's call (the
+        Python caller holds their references): return none of them."""
+        if not isinstance(args, types.BaseTuple):
+            return None
+
+        def codegen(context, builder, sig, llargs):
+            return _borrowed(context, builder, sig.args[0], llargs[0])
+
+        return args(args), codegen
+
+
+if numba.config.DISABLE_JIT:
+
     def call_native(kernel, args):
         """kernel(*args), where ``kernel`` is ``address_of``'s (function, 0) in pure Python."""
         kernel[0](*args)

@@ -8,7 +8,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 from jitmlp._config import jit
-from jitmlp._native import address_of, call_native
+from jitmlp._native import address_of, borrow, call_native
 
 
 @jit(cache=False)
@@ -144,3 +144,19 @@ def test_a_kernel_called_through_its_address_gets_borrowed_arrays():
     _record_directly(x, (y, x), out)
     assert (out != 0).all()
     np.testing.assert_array_equal(x, np.arange(4.0))  # the caller's arrays are intact
+
+
+@jit(cache=False)
+def _borrowed_meminfos(x, pair, out):
+    b_x, b_pair = borrow((x, pair))
+    out[0] = _meminfo_address(b_x)
+    out[1] = _meminfo_address(b_pair[0])
+    out[2] = _meminfo_address(x)
+    b_x[0] = 7.0  # the same memory
+
+
+def test_borrow_gives_the_same_arrays_without_reference_counts():
+    x, y, out = np.arange(4.0), np.ones(3), np.full(3, -1, dtype=np.intp)
+    _borrowed_meminfos(x, (y, x), out)
+    assert out[0] == 0 and out[1] == 0 and out[2] != 0
+    np.testing.assert_array_equal(x, [7.0, 1.0, 2.0, 3.0])
