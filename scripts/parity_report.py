@@ -16,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import test_gradients as tg  # noqa: E402
 import test_parity as tp  # noqa: E402
 
+import helpers as h  # noqa: E402
+
 
 def main():
     warnings.simplefilter("ignore")
@@ -27,7 +29,7 @@ def main():
                                               activation=activation, solver=solver, max_iter=8,
                                               batch_size=32, random_state=3,
                                               learning_rate_init=0.01)
-                d = max(tp.rel_diff(a, b) for a, b in zip(ours.coefs_ + ours.intercepts_,
+                d = max(h.rel_diff(a, b) for a, b in zip(ours.coefs_ + ours.intercepts_,
                                                           theirs.coefs_ + theirs.intercepts_))
                 c = float(np.max(np.abs(np.array(ours.loss_curve_) - theirs.loss_curve_)
                                  / np.abs(theirs.loss_curve_)))
@@ -38,14 +40,14 @@ def main():
 
     worst_g, where_g = 0.0, None
     for hidden in [(4,), (6, 3), (5, 4, 3)]:
-        for act in tg.ACTIVATIONS:
+        for act in tg.SKLEARN_ACTIVATIONS:
             for out, n_outputs in tg.CASES:
                 seed = zlib.crc32(repr((hidden, act, out, n_outputs)).encode())
                 rng = np.random.default_rng(seed)
                 X, Y = tg.make_problem(out, n_outputs, rng)
                 layout = tg.Layout.from_units([X.shape[1], *hidden, n_outputs])
                 theta = rng.uniform(-0.7, 0.7, layout.size)
-                _, grad = tg.kernel_loss_grad(theta, layout, X, Y, act, out, 0.3)
+                _, grad = h.compiled_loss_and_grad(theta, layout, X, Y, act, out, 0.3)
                 fd = np.empty(layout.size)
                 for p in range(layout.size):
                     up, down = theta.astype(tg.LD), theta.astype(tg.LD)
@@ -115,7 +117,7 @@ def surface():
                 m.fit(Xc, yc)
             models.append(m)
         ours, theirs = models
-        d = max(tp.rel_diff(a, b) for a, b in zip(ours.coefs_ + ours.intercepts_,
+        d = max(h.rel_diff(a, b) for a, b in zip(ours.coefs_ + ours.intercepts_,
                                                   theirs.coefs_ + theirs.intercepts_))
         print(f"  {name:28s} relative difference to scikit-learn {d:.2e}")
 
