@@ -338,10 +338,12 @@ SERIAL_MAX_FLOPS = 1.0e6
 # that a block of θ, its gradient, the optimizer's state and the chunks' sums stay in L1 between
 # the step's three loops; also the grouping of the ‖W‖² sum, so a constant.
 UPDATE_BLOCK = 1024
-# Adam on a θ of at least this many bytes (past L2: the step is bound by memory) takes each block
-# of weights' gradient straight from the chunk's sums (_epoch.update_kernels_of,
-# _optimizers.adam_part_span), without storing it; smaller fits do not compile that kernel.
-ADAM_FROM_PARTS_MIN_BYTES = 2 << 20
+# Adam on a θ of at least this many bytes takes each block of weights' gradient straight from
+# the row groups' sums (_epoch.update_kernels_of, _optimizers.adam_part_span), without storing
+# it; smaller fits do not compile that kernel. From 512 KiB θ, m, v, the sums and grad (about
+# 6 x θ) are past L2 and the step is bound by memory: regression's (737 KiB) step 229-246 ->
+# 162-163 µs per batch (docs/performance.md).
+ADAM_FROM_PARTS_MIN_BYTES = 512 << 10
 # θ of at least this many elements is updated by all threads (digits' 7,510 elements gain;
 # docs/performance.md).
 UPDATE_PARALLEL_MIN = 4096

@@ -940,7 +940,7 @@ def _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, which
     update = which == STEP_PASS
     reduce = which == NORM_PASS or not step.max_grad_norm < np.inf  # no clipping: one pass
     keep = T(1.0 - step.learning_rate * step.weight_decay)
-    if (reduce and update and keep == 1 and step.solver == ADAM and work.parts.shape[0] == 1
+    if (reduce and update and keep == 1 and step.solver == ADAM and work.parts.shape[0] <= 2
             and p_w == p1 and kernels[ADAM_FROM_PARTS, 0] != 0):
         # Adam straight from the one chunk's sums, grad not stored (memory-bound step)
         call_native(kernel_at(kernels, ADAM_FROM_PARTS, 0),

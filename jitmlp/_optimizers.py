@@ -111,10 +111,11 @@ def _squares_of_4(theta, p, s0, s1, s2, s3):
 @jit(internal=True)
 def adam_part_span(theta, parts, step, eta, sw_sum, p0, p1):
     """Adam (``step``, with the bias-corrected step size eta) on the weights θ[p0:p1], the
-    gradient taken straight from the sums of the one chunk, parts[0]; returns ‖θ[p0:p1]‖²
-    before the step.
+    gradient taken straight from the sums of the batch's one or two row groups, parts[0] and
+    parts[1]; returns ‖θ[p0:p1]‖² before the step.
 
-    grad = (parts[0] + α θ)/Σw as ``_epoch._reduce_span`` computes it, then ``adam_span``:
+    grad = (parts[0] (+ parts[1]) + α θ)/Σw as ``_epoch._reduce_span`` computes it, then
+    ``adam_span``:
     the same bits, without storing the gradient. On large layers the step is bound by memory
     (θ, m, v and the sums are past the caches), and a gradient stored and loaded back costs
     two of the nine words per element the step moves (its write and the read of the
@@ -140,8 +141,13 @@ def adam_part_span(theta, parts, step, eta, sw_sum, p0, p1):
         q1 = min(u1, q0 + tile)
         for p in range(q0, max(q0, min(q1, u4)), four):
             s0, s1, s2, s3 = _squares_of_4(theta, p, s0, s1, s2, s3)
-        for p in range(q0, q1):
-            adam_at(theta, m, v, p, (parts[0, p] + alpha * theta[p]) / sw, b1, b2, eta, eps)
+        if parts.shape[0] == 1:
+            for p in range(q0, q1):
+                adam_at(theta, m, v, p, (parts[0, p] + alpha * theta[p]) / sw, b1, b2, eta, eps)
+        else:  # two row groups' sums, added in group order first (``_epoch._reduce_span``)
+            for p in range(q0, q1):
+                adam_at(theta, m, v, p, ((parts[0, p] + parts[1, p]) + alpha * theta[p]) / sw,
+                        b1, b2, eta, eps)
     total = (s0 + s1) + (s2 + s3)
     for y in (y0, y1, y2):  # in θ's dtype, as _sum_sq_span's last terms
         total += float(y) * float(y)
