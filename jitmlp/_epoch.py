@@ -46,6 +46,7 @@ from ._layers import product_large, product_rows, product_span, runs_blocked, tr
 from ._native import address_of, borrow, call_native, kernel_at, kernel_table
 from ._optimizers import (
     ADAM,
+    PART_SUMS_MAX,
     adam_part_span,
     adam_span,
     adam_step_size,
@@ -143,7 +144,7 @@ PRODUCT_LARGE_T = 11
 # an item of ``run_epoch``'s phases (``_epoch_item``: a row unit, a weight-gradient block, a block
 # of θ's update), so that neither run_epoch nor its parallel body compiles that code again
 EPOCH_ITEM = 12
-# Adam's step of a block of weights straight from the one chunk's gradient sums
+# Adam's step of a block of weights straight from the row groups' gradient sums
 # (``_adam_block``): only in fits of a θ of ADAM_FROM_PARTS_MIN_BYTES or more
 # (``update_kernels_of``)
 ADAM_FROM_PARTS = 13
@@ -313,6 +314,14 @@ def _grad_block_of(units, sparse, per_block, t):
     return -1, 0, 0
 
 
+@jit(internal=True)
+def _items(plan):
+    """(items of the row-local phase, of the weight-gradient phase) of a ``_plan``: one per
+    row unit; one per gradient block, or none where each group's gradients run in its unit."""
+    groups, per_group, _, n_grad, fused = plan
+    return groups * per_group, 0 if fused else groups * n_grad
+
+
 @jit
 def schedule(nb, units, n_threads, sparse=False):
     """How the work of a batch of nb rows is spread on n_threads threads: (independent items
@@ -326,10 +335,7 @@ def schedule(nb, units, n_threads, sparse=False):
     if regime == ROWS_PARALLEL:  # the products' own fixed blocks of ROW_BLOCK rows: of the
         # batch's rows, and of the first weight gradient's (the largest, most often)
         return -(-nb // ROW_BLOCK), -(-units[0] // ROW_BLOCK)
-    groups, row_units, _, n_grad, fused = _plan(nb, units, sparse, max(1, n_threads))
-    if fused:
-        return groups, 0
-    return groups * row_units, groups * n_grad
+    return _items(_plan(nb, units, sparse, max(1, n_threads)))
 
 
 # Dense input comes with X_csr None, sparse input with X_csr = (data, indices, indptr). numba
@@ -752,8 +758,8 @@ def _begin_batch(kernels, data, X_csr, idx, theta, net, work, dropout):
                      dropout))
         return 1, 0, 0, plan
     transpose_weights(theta, units, net.w_off, work.wt)
-    groups, per_group, _, n_grad, fused = plan
-    return n_threads, groups * per_group, 0 if fused else groups * n_grad, plan
+    n_units, n_grad = _items(plan)
+    return n_threads, n_units, n_grad, plan
 
 
 @jit(internal=True)
@@ -898,7 +904,7 @@ def batch_loss_and_grad(kernels, data, X_csr, idx, theta, net, work, alpha, drop
 @jit(internal=True)
 def _adam_block(theta, work, step, eta, sw_sum, blk):
     """Block blk of θ (weights only) by ``_optimizers.adam_part_span``: Adam with the gradient
-    taken straight from the one chunk's sums, not stored; ‖W‖² of the block before the step
+    taken straight from the row groups' sums, not stored; ‖W‖² of the block before the step
     into penalty[blk]. The same bits as ``_update_block``'s reduce and step."""
     p0 = blk * UPDATE_BLOCK
     p1 = min(theta.shape[0], p0 + UPDATE_BLOCK)
@@ -926,9 +932,10 @@ def _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, which
     block's ‖grad‖² into penalty[n_blocks + blk]. ``scale`` (clipping) of 1 touches nothing,
     nor weight decay of 0.
 
-    Adam with one chunk's sums and no weight decay, in a block of weights only (all but the
-    last one or two), takes its gradient straight from the sums, and ‖W‖² beside the step
-    (``_adam_block``, the same bits) where ``kernels`` has that row: grad is not stored there.
+    Adam with at most PART_SUMS_MAX row groups' sums and no weight decay, in a block of
+    weights only (all but the last one or two), takes its gradient straight from the sums, and
+    ‖W‖² beside the step (``_adam_block``, the same bits) where ``kernels`` has that row: grad
+    is not stored there.
 
     The step's constants are taken in θ's dtype; ``eta`` (``update_theta``) is Adam's
     bias-corrected step size, or SGD's learning rate."""
@@ -940,9 +947,10 @@ def _update_block(kernels, theta, work, n_weights, step, eta, sw_sum, blk, which
     update = which == STEP_PASS
     reduce = which == NORM_PASS or not step.max_grad_norm < np.inf  # no clipping: one pass
     keep = T(1.0 - step.learning_rate * step.weight_decay)
-    if (reduce and update and keep == 1 and step.solver == ADAM and work.parts.shape[0] <= 2
+    if (reduce and update and keep == 1 and step.solver == ADAM
+            and work.parts.shape[0] <= PART_SUMS_MAX
             and p_w == p1 and kernels[ADAM_FROM_PARTS, 0] != 0):
-        # Adam straight from the one chunk's sums, grad not stored (memory-bound step)
+        # Adam straight from the row groups' sums, grad not stored (memory-bound step)
         call_native(kernel_at(kernels, ADAM_FROM_PARTS, 0),
                     (theta, work, step, eta, sw_sum, blk))
         return

@@ -108,6 +108,9 @@ def _squares_of_4(theta, p, s0, s1, s2, s3):
     return s0 + x0 * x0, s1 + x1 * x1, s2 + x2 * x2, s3 + x3 * x3
 
 
+PART_SUMS_MAX = 2  # adam_part_span adds up to this many row groups' sums (parts[0], parts[1])
+
+
 @jit(internal=True)
 def adam_part_span(theta, parts, step, eta, sw_sum, p0, p1):
     """Adam (``step``, with the bias-corrected step size eta) on the weights θ[p0:p1], the
