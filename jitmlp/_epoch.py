@@ -148,7 +148,10 @@ EPOCH_ITEM = 12
 # (``_adam_block``): only in fits of a θ of ADAM_FROM_PARTS_MIN_BYTES or more
 # (``update_kernels_of``)
 ADAM_FROM_PARTS = 13
-N_KERNELS = 14
+# W_2..W_L transposed into a copy of W_kᵀ (``transpose_weights``): by the batch's start, or by
+# each row group's item (``_plan``), whose kernel counts no references and so calls it here
+TRANSPOSE_W = 14
+N_KERNELS = 15
 
 # The phases of one minibatch in ``run_epoch``, each a set of independent items run by one
 # prange (one parallel body to compile for all of them), or on the calling thread:
@@ -225,21 +228,24 @@ def row_groups(nb, units):
 @jit(internal=True)
 def _plan(nb, units, sparse, n_threads):
     """How a UNITS or SERIAL batch of nb rows runs on n_threads threads: (row groups, row units
-    per group, work per gradient block, gradient blocks per group, fused), a tuple of int64s
-    and a bool (a prange body cannot take a tuple of one type). With no more threads than
-    groups (fused), each group is one item: its rows, then its whole gradients. Else
-    each group's rows run as up to n_threads/groups units of at least MIN_UNIT_ROWS rows, and
-    its gradients as blocks (``_grad_per_block`` for n_threads/groups threads)."""
+    per group, work per gradient block, gradient blocks per group, fused, own W_kᵀ), a tuple of
+    int64s and bools (a prange body cannot take a tuple of one type). With no more threads
+    than groups (fused), each group is one item: its rows, then its whole gradients; where
+    those items run side by side (own W_kᵀ), each first transposes W_2..W_L into its group's
+    ``work.wt[g]``, on its own core, instead of all of them on the calling thread before.
+    Else each group's rows run as up to n_threads/groups units of at least MIN_UNIT_ROWS rows,
+    and its gradients as blocks (``_grad_per_block`` for n_threads/groups threads)."""
     groups = row_groups(nb, units)
     if n_threads <= groups:
         per_block = _grad_per_block(units, sparse, 1)
         return (np.int64(groups), np.int64(1), np.int64(per_block),
-                np.int64(_grad_count(units, sparse, per_block)), True)
+                np.int64(_grad_count(units, sparse, per_block)), True,
+                groups > 1 and n_threads > 1)
     per_group = -(-n_threads // groups)
     row_units = max(1, min(per_group, nb // groups // MIN_UNIT_ROWS))
     per_block = _grad_per_block(units, sparse, per_group)
     return (np.int64(groups), np.int64(row_units), np.int64(per_block),
-            np.int64(_grad_count(units, sparse, per_block)), False)
+            np.int64(_grad_count(units, sparse, per_block)), False, False)
 
 
 @jit(internal=True)
@@ -318,7 +324,7 @@ def _grad_block_of(units, sparse, per_block, t):
 def _items(plan):
     """(items of the row-local phase, of the weight-gradient phase) of a ``_plan``: one per
     row unit; one per gradient block, or none where each group's gradients run in its unit."""
-    groups, per_group, _, n_grad, fused = plan
+    groups, per_group, _, n_grad, fused, _ = plan
     return groups * per_group, 0 if fused else groups * n_grad
 
 
@@ -507,18 +513,19 @@ def grad_h_from_W(kernels, Wt, grad_h):
 
 
 @jit(inline="always")
-def backward_rows(kernels, rows, theta, net, work, r0, parallel, dropout):
+def backward_rows(kernels, rows, theta, net, work, r0, slot, parallel, dropout):
     """The row-local part of the backward pass of the samples ``rows`` (rows r0.. of the
     workspace): from grad a_L down to grad a_1,
 
         grad h_{k-1} = grad a_k W_kᵀ,  grad a_{k-1} = grad h_{k-1} ⊙ g'(a_{k-1}).
 
     Below a hidden layer k that drops units, grad h_k is grad h̃_k ⊙ m_k / (1 − p_k), the
-    forward mask computed again (``_dropout``), before g'. The weight gradients, sums over all
-    of the batch's rows, follow in ``chunk_rows_parallel`` or ``grad_block``.
+    forward mask computed again (``_dropout``), before g'. W_kᵀ is read from work.wt[slot]
+    (where it is not read from W_k itself). The weight gradients, sums over the rows of the
+    batch's row groups, follow in ``chunk_rows_parallel`` or ``grad_block``.
     """
     units, act = net.units, net.act
-    h_buf, h_off, ga_buf, wt = work.h_buf, work.h_off, work.ga_buf, work.wt
+    h_buf, h_off, ga_buf, wt = work.h_buf, work.h_off, work.ga_buf, work.wt[slot]
     L = units.shape[0] - 1
     r1 = r0 + rows.shape[0]
     for k in range(L, 1, -1):
@@ -583,19 +590,20 @@ def grad_block(kernels, X_csr, idx, net, work, dropout, k, i0, i1, g, groups):
 
 
 @jit(inline="always")
-def unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, parallel, dropout):
-    """Forward, loss and grad a of every layer for rows r0:r1 of the batch: the row-local work,
-    the unit of the first parallel phase.
+def unit_body(kernels, data, X_csr, rows, theta, net, work, r0, slot, parallel, dropout):
+    """Forward, loss and grad a of every layer for the samples ``rows`` (indices into X), rows
+    r0:r1 = r0 + len(rows) of the batch: the row-local work, the unit of the first parallel
+    phase.
 
-    The batch is samples idx (into X); the unit writes rows r0:r1 of every layer's block of the
-    workspace, and the rows' losses into stats[r0:r1]. W_kᵀ is in ``work.wt`` already
+    The unit writes rows r0:r1 of every layer's block of the workspace, and the rows' losses
+    into stats[r0:r1]. W_kᵀ is in ``work.wt[slot]`` already
     (``transpose_weights``). ``parallel`` (a constant in each kernel below) picks the serial
     kernels or the row-parallel ones (for a batch that runs as one pass). Both give the same
     bits.
     """
     units, h_buf, h_off = net.units, work.h_buf, work.h_off
-    rows = idx[r0:r1]
-    n = r1 - r0
+    n = rows.shape[0]
+    r1 = r0 + n
     L = units.shape[0] - 1
     if X_csr is None:  # dense input: h_0 = X[rows]; sparse input is read where it is stored
         gather_of(data.X, rows, chunk_rows(h_buf, h_off[0], units[0], r0, r1), parallel)
@@ -606,31 +614,32 @@ def unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, parallel, dro
     call_native(kernel_at(kernels, LOSS, 0),
                 (data.Y, data.sw, rows, y_hat, ga_L, net.loss_param, work.stats, r0))
     if n > 0:
-        backward_rows(kernels, rows, theta, net, work, r0, parallel, dropout)
+        backward_rows(kernels, rows, theta, net, work, r0, slot, parallel, dropout)
 
 
 # The compiled row unit and the row-parallel batch. Their callers call them through their
 # addresses (``_native``), so each is compiled once; the row-parallel one only for fits with
 # batches large enough for it.
 @jit(internal=True)
-def chunk(kernels, data, X_csr, idx, theta, net, work, r0, r1, dropout):
-    """``unit_body`` of rows r0:r1 of the batch ``idx`` with the serial kernels."""
-    unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, False, dropout)
+def chunk(kernels, data, X_csr, idx, theta, net, work, r0, r1, slot, dropout):
+    """``unit_body`` of rows r0:r1 of the batch ``idx`` with the serial kernels, W_kᵀ from
+    work.wt[slot]."""
+    unit_body(kernels, data, X_csr, idx[r0:r1], theta, net, work, r0, slot, False, dropout)
 
 
 @jit(internal=True)
-def chunk_rows_parallel(kernels, data, X_csr, idx, theta, net, work, r0, r1, dropout):
+def chunk_rows_parallel(kernels, data, X_csr, idx, theta, net, work, r0, r1, slot, dropout):
     """The whole batch ``idx`` (r0 = 0, r1 = nb) with the layer products and activations
-    splitting rows over threads: W_kᵀ, ``unit_body``, then the weight gradients product by
-    product."""
+    splitting rows over threads: W_kᵀ into work.wt[slot], ``unit_body``, then the weight
+    gradients product by product."""
     units, w_off, b_off = net.units, net.w_off, net.b_off
     h_buf, h_off, ga_buf = work.h_buf, work.h_off, work.ga_buf
     nb = idx.shape[0]
     for k in range(2, units.shape[0]):  # W_kᵀ, where backward does not read it from W_k
-        Wt = Wt_k(work.wt, units, k)
+        Wt = Wt_k(work.wt[slot], units, k)
         if not grad_h_from_W(kernels, Wt, grad_a_rows(ga_buf, h_off, units, k - 1, 0, nb)):
             transpose(W_k(theta, units, w_off, k), Wt)
-    unit_body(kernels, data, X_csr, idx, theta, net, work, r0, r1, True, dropout)
+    unit_body(kernels, data, X_csr, idx[r0:r1], theta, net, work, r0, slot, True, dropout)
     part = work.parts[0]
     for k in range(units.shape[0] - 1, 1, -1):  # grad W_k = h_{k-1}ᵀ grad a_k, k = L..2
         layer_product(kernels, layer_input(h_buf, h_off, units, dropout, k - 1, 0, nb), True,
@@ -710,7 +719,7 @@ def sum_sq_weights(theta, units, w_off):
 @jit(internal=True)
 def _grad_item(kernels, X_csr, idx, net, work, dropout, plan, g, b):
     """Block b of row group g's weight gradients (``_plan``'s ``plan``): ``grad_block``."""
-    groups, _, per_block, _, _ = plan
+    groups, _, per_block, _, _, _ = plan
     k, i0, i1 = _grad_block_of(net.units, X_csr is not None, per_block, b)  # W_k's rows
     call_native(kernel_at(kernels, GRAD_BLOCK, 0),
                 (kernels, X_csr, idx, net, work, dropout, k, i0, i1, g, groups))
@@ -719,17 +728,22 @@ def _grad_item(kernels, X_csr, idx, net, work, dropout, plan, g, b):
 @jit(internal=True, nrt=False)  # from the parallel body and the serial loop: compiled once
 def _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, which, plan, t):
     """Item t of a UNITS (or SERIAL) batch's phase ``which`` (``_plan``'s ``plan``): row unit
-    t (ROW_UNITS, ``chunk``; where ``plan`` fuses, then its row group's weight gradients), or
-    block t of the weight gradients of all row groups (GRAD_BLOCKS, ``grad_block``)."""
-    groups, per_group, _, n_grad, fused = plan
+    t (ROW_UNITS, ``chunk``; where ``plan`` fuses, then its row group's weight gradients, and
+    where it says so W_kᵀ first, into its group's copy), or block t of the weight gradients of
+    all row groups (GRAD_BLOCKS, ``grad_block``)."""
+    groups, per_group, _, n_grad, fused, own_wt = plan
     if which == ROW_UNITS:
         nb = idx.shape[0]
         g, j = t // per_group, t % per_group
         g0, g1 = g * nb // groups, (g + 1) * nb // groups
+        slot = g if own_wt else 0
+        if own_wt:
+            call_native(kernel_at(kernels, TRANSPOSE_W, 0),
+                        (theta, net.units, net.w_off, work.wt[slot]))
         call_native(kernel_at(kernels, CHUNK, 0),
                     (kernels, data, X_csr, idx, theta, net, work,
                      g0 + j * (g1 - g0) // per_group, g0 + (j + 1) * (g1 - g0) // per_group,
-                     dropout))
+                     np.int64(slot), dropout))
         if fused:
             for b in range(n_grad):
                 _grad_item(kernels, X_csr, idx, net, work, dropout, plan, g, np.int64(b))
@@ -740,10 +754,10 @@ def _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, which, pla
 @jit(internal=True)
 def _begin_batch(kernels, data, X_csr, idx, theta, net, work, dropout):
     """Start the data term of the minibatch ``idx``: run all of it where it runs row-parallel,
-    else transpose W_2..W_L for grad h; return (threads, items of the row-local phase, items
-    of the weight-gradient phase, ``_plan``'s plan) (``schedule``; no items in the
-    ROWS_PARALLEL regime). A batch of fewer row groups than the workspace has sums for (a
-    last, smaller batch) zeroes the other groups' sums."""
+    else transpose W_2..W_L for grad h (unless each row group's item does, ``_plan``); return
+    (threads, items of the row-local phase, items of the weight-gradient phase, ``_plan``'s
+    plan) (``schedule``; no items in the ROWS_PARALLEL regime). A batch of fewer row groups
+    than the workspace has sums for (a last, smaller batch) zeroes the other groups' sums."""
     nb = idx.shape[0]
     units = net.units
     regime = regime_of(nb, units)
@@ -755,9 +769,10 @@ def _begin_batch(kernels, data, X_csr, idx, theta, net, work, dropout):
     if regime == ROWS_PARALLEL:
         call_native(kernel_at(kernels, CHUNK_ROWS_PARALLEL, 0),
                     (kernels, data, X_csr, idx, theta, net, work, np.int64(0), np.int64(nb),
-                     dropout))
+                     np.int64(0), dropout))
         return 1, 0, 0, plan
-    transpose_weights(theta, units, net.w_off, work.wt)
+    if not plan[5]:  # W_kᵀ shared by the batch's items
+        call_native(kernel_at(kernels, TRANSPOSE_W, 0), (theta, units, net.w_off, work.wt[0]))
     n_units, n_grad = _items(plan)
     return n_threads, n_units, n_grad, plan
 
@@ -797,7 +812,7 @@ def batch_data_term(kernels, data, X_csr, idx, theta, net, work, dropout):
     """
     n_threads, n_units, n_grad, plan = _begin_batch(kernels, data, X_csr, idx, theta, net,
                                                     work, dropout)
-    groups, per_group, per_block, blocks, fused = plan  # (a prange body takes no tuple)
+    groups, per_group, per_block, blocks, fused, own_wt = plan  # (a prange body takes no tuple)
     # phase 0: the row units; phase 1: the blocks of the weight gradients. One prange for
     # both (one parallel body to compile), run once per phase.
     for which in range(2):
@@ -805,7 +820,8 @@ def batch_data_term(kernels, data, X_csr, idx, theta, net, work, dropout):
         if n_threads > 1 and n > 1:
             for t in prange(n):
                 _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout,
-                            np.int64(which), (groups, per_group, per_block, blocks, fused),
+                            np.int64(which),
+                            (groups, per_group, per_block, blocks, fused, own_wt),
                             np.int64(t))
         else:
             for t in range(n):
@@ -818,8 +834,9 @@ def chunk_kernels_of(data, X_csr, sample_idx, theta, net, work, batch_sizes, row
                      dropout=None, large=False):
     """The ``kernels`` table of ``run_epoch`` or ``batch_loss_and_grad`` for these arguments and
     batches of ``batch_sizes`` rows: the output function's and the loss's (``_outputs``, of
-    output code ``net.out``), the row unit and the weight-gradient block (rows BIAS_O, LOSS,
-    CHUNK, GRAD_BLOCK, PRODUCT), and the row-parallel batch (CHUNK_ROWS_PARALLEL).
+    output code ``net.out``), the row unit, the weight-gradient block and W_kᵀ's copy (rows
+    BIAS_O, LOSS, CHUNK, GRAD_BLOCK, PRODUCT, TRANSPOSE_W), and the row-parallel batch
+    (CHUNK_ROWS_PARALLEL).
 
     The row-parallel batch is compiled only where one of the batches runs row-parallel (or
     with ``rows_parallel``: ``jitmlp.precompile``); elsewhere the row unit stands in for it
@@ -841,8 +858,9 @@ def chunk_kernels_of(data, X_csr, sample_idx, theta, net, work, batch_sizes, row
     kernels[LOSS] = address_of(O_KERNELS[net.out][1],
                                (data.Y, data.sw, sample_idx[:0], a, a, net.loss_param, work.stats,
                                 0))
-    args = (kernels, data, X_csr, sample_idx, theta, net, work, 0, 0, dropout)
+    args = (kernels, data, X_csr, sample_idx, theta, net, work, 0, 0, 0, dropout)
     kernels[CHUNK] = kernels[CHUNK_ROWS_PARALLEL] = address_of(chunk, args)
+    kernels[TRANSPOSE_W] = address_of(transpose_weights, (theta, net.units, net.w_off, theta))
     kernels[GRAD_BLOCK] = address_of(grad_block,
                                      (kernels, X_csr, sample_idx, net, work, dropout, 0, 0, 0, 0,
                                       0))
@@ -1048,7 +1066,7 @@ def epoch_kernels_of(kernels, data, X_csr, sample_idx, theta, net, work, step, d
     Adam's step from the sums (``update_kernels_of``; always with ``large``:
     ``jitmlp.precompile``)."""
     T = theta.dtype.type
-    plan = (np.int64(0), np.int64(0), np.int64(0), np.int64(0), False)  # ``_plan``'s
+    plan = (np.int64(0), np.int64(0), np.int64(0), np.int64(0), False, False)  # ``_plan``'s
     phase = (np.int64(0), np.int64(0), plan, T(0), 0.0, T(1))  # as run_epoch makes it
     kernels[EPOCH_ITEM] = address_of(_epoch_item, (kernels, data, X_csr, sample_idx, theta, net,
                                                    work, step, dropout, phase, 0))
@@ -1104,7 +1122,7 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
         idx, b_idx = sample_idx[start:stop], b_order[start:stop]
         n_threads, n_units, n_grad, plan = _begin_batch(b_kernels, b_data, b_X_csr, b_idx,
                                                         b_theta, b_net, b_work, b_dropout)
-        groups, per_group, per_block, blocks, fused = plan  # (a prange body takes no tuple)
+        groups, per_group, per_block, blocks, fused, own_wt = plan  # (a prange body takes no tuple)
         if step.solver == ADAM:
             t += 1
         eta = step_size(b_theta, b_step, t)
@@ -1129,8 +1147,9 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
                 for i in prange(items):
                     call_native(kernel_at(kernels, EPOCH_ITEM, 0),
                                 (kernels, data, X_csr, idx, theta, net, work, step, dropout,
-                                 (which_i, items_i, (groups, per_group, per_block, blocks, fused),
-                                  eta, sw_sum, scale), np.int64(i)))
+                                 (which_i, items_i,
+                                  (groups, per_group, per_block, blocks, fused, own_wt), eta,
+                                  sw_sum, scale), np.int64(i)))
             else:
                 for i in range(items):
                     call_native(kernel_at(kernels, EPOCH_ITEM, 0),

@@ -86,7 +86,9 @@ class Layout:
                 ``dropout`` then h̃_1 .. h̃_{L-1} (h_k ⊙ m_k / (1 − p_k)), from ``h_off[L + 3]``,
                 both laid out as grad_a (-1: not there)
         grad_a  grad a_1 .. grad a_L, layer k from ``h_off[k] - h_off[1]``
-        wt      W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ
+        wt      (groups, ...): W_2ᵀ .. W_Lᵀ, for grad_h_{k-1} = grad_a_k W_kᵀ, one copy per row
+                group (each group's thread makes its own where each group runs whole on one,
+                ``_epoch._plan``; else all read wt[0])
         parts   (groups, len(θ)): the gradient sums of each row group of a batch, laid out like
                 θ (``_epoch.row_groups``: the most any of ``batch_sizes`` has)
         stats   float64 per row: the weighted loss of the row, added in row order afterwards
@@ -107,7 +109,8 @@ class Layout:
         grad_a = np.empty(int(h_off[-3] - h_off[1]), dtype=dtype)
         groups = max(row_groups(nb, self.units) for nb in (batch_sizes or [n_rows]) if nb > 0)
         parts = np.empty((groups, self.size), dtype=dtype)
-        wt = np.empty(max(1, int((self.units[1:-1] * self.units[2:]).sum())), dtype=dtype)
+        wt = np.empty((groups, max(1, int((self.units[1:-1] * self.units[2:]).sum()))),
+                      dtype=dtype)
         stats = np.empty(cap, dtype=np.float64)
         penalty = np.empty(2 * -(-self.size // UPDATE_BLOCK), dtype=np.float64)
         return Workspace(h_off, h, grad_a, wt, parts, stats, penalty,

@@ -50,7 +50,7 @@ class Workspace(NamedTuple):
     h_off: np.ndarray  # int64: where each layer's rows start in h_buf (and in ga_buf, shifted)
     h_buf: np.ndarray  # h_0 .. h_L, then d_1 .. d_{L-1} and h̃_1 .. h̃_{L-1} where kept
     ga_buf: np.ndarray  # grad a_1 .. grad a_L
-    wt: np.ndarray  # W_2ᵀ .. W_Lᵀ
+    wt: np.ndarray  # (groups, ...): W_2ᵀ .. W_Lᵀ, a copy per row group
     parts: np.ndarray  # (c, len(θ)): the gradient sums, laid out like θ
     stats: np.ndarray  # float64 per row: the row's loss
     penalty: np.ndarray  # float64, two per block of the optimizer step

@@ -110,7 +110,8 @@ def test_bit_identical_weights_for_any_thread_count_and_between_runs(request):
 
 def test_hashed_fits_cover_every_way_of_running_a_batch():
     """The fits above include batches run as row groups side by side (each group's rows,
-    then its weight gradients, on one thread: 1 and 2 threads), as units of rows side by side
+    then its weight gradients, on one thread: 1 and 2 threads; on 2, each group's thread with
+    its own copy of W_kᵀ), as units of rows side by side
     then blocks of the weight gradients (3 threads and more), batches run as one pass whose
     layer products split their rows over the threads, and batches too small for threads, run
     on the calling thread; all but the last on more than one unit where there are threads."""
