@@ -1107,8 +1107,10 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
     compile instead of two.
     """
     # the records' arrays without reference counts for the calls on this thread below, which
-    # would count each in and out once per minibatch (``_native.borrow``; the parallel loop
-    # takes the arguments themselves: numba's prange cannot take tuples made in the function)
+    # would count each in and out once per call (``_native.borrow``); the parallel loop takes
+    # the arguments themselves (numba's prange cannot take tuples made in the function) and
+    # borrows the tuple it builds for each item: otherwise each item counts every array in
+    # and out, atomics on counters the other threads' items hit at the same time
     b_kernels, b_data, b_X_csr, b_order, b_theta, b_net, b_work, b_step, b_dropout = borrow(
         (kernels, data, X_csr, sample_idx, theta, net, work, step, dropout))
     T = theta.dtype.type
@@ -1146,15 +1148,17 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
             if items > 1 and (update_parallel if which >= NORM_PASS else n_threads > 1):
                 for i in prange(items):
                     call_native(kernel_at(kernels, EPOCH_ITEM, 0),
-                                (kernels, data, X_csr, idx, theta, net, work, step, dropout,
-                                 (which_i, items_i,
-                                  (groups, per_group, per_block, blocks, fused, own_wt), eta,
-                                  sw_sum, scale), np.int64(i)))
+                                borrow((kernels, data, X_csr, idx, theta, net, work, step,
+                                        dropout, (which_i, items_i,
+                                                  (groups, per_group, per_block, blocks, fused,
+                                                   own_wt), eta, sw_sum, scale),
+                                        np.int64(i))))
             else:
                 for i in range(items):
-                    call_native(kernel_at(kernels, EPOCH_ITEM, 0),
-                                (kernels, data, X_csr, idx, theta, net, work, step, dropout,
-                                 (which_i, items_i, plan, eta, sw_sum, scale), np.int64(i)))
+                    call_native(kernel_at(b_kernels, EPOCH_ITEM, 0),
+                                (b_kernels, b_data, b_X_csr, b_idx, b_theta, b_net, b_work,
+                                 b_step, b_dropout, (which_i, items_i, plan, eta, sw_sum, scale),
+                                 np.int64(i)))
         sq = _penalty_total(b_work, n_blocks)
         loss = data_loss / sw_sum + 0.5 * step.alpha * sq / sw_sum
         accumulated_loss += loss * (stop - start)
