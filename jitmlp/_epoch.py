@@ -771,7 +771,8 @@ def _begin_batch(kernels, data, X_csr, idx, theta, net, work, dropout):
                     (kernels, data, X_csr, idx, theta, net, work, np.int64(0), np.int64(nb),
                      np.int64(0), dropout))
         return 1, 0, 0, plan
-    if not plan[5]:  # W_kᵀ shared by the batch's items
+    own_wt = plan[-1]  # ``_plan``: each group's item transposes into its own copy
+    if not own_wt:  # W_kᵀ shared by the batch's items
         call_native(kernel_at(kernels, TRANSPOSE_W, 0), (theta, units, net.w_off, work.wt[0]))
     n_units, n_grad = _items(plan)
     return n_threads, n_units, n_grad, plan
