@@ -35,6 +35,8 @@ from ._config import (
     PARALLEL_MIN_ELEMENTS,
     ROW_BLOCK,
     SERIAL_MAX_FLOPS,
+    SPIN_LIMIT,
+    SYNC_STRIDE,
     TILE_VECTORS,
     UPDATE_BLOCK,
     UPDATE_PARALLEL_MIN,
@@ -43,7 +45,15 @@ from ._config import (
 )
 from ._dropout import RATES, dropout_rows, dropout_rows_in_place
 from ._layers import product_large, product_rows, product_span, runs_blocked, transpose
-from ._native import address_of, borrow, call_native, kernel_at, kernel_table
+from ._native import (
+    address_of,
+    atomic_add,
+    atomic_load,
+    borrow,
+    call_native,
+    kernel_at,
+    kernel_table,
+)
 from ._optimizers import (
     ADAM,
     PART_SUMS_MAX,
@@ -157,6 +167,11 @@ N_KERNELS = 15
 # prange (one parallel body to compile for all of them), or on the calling thread:
 ROW_UNITS, GRAD_BLOCKS = 0, 1  # the data term's (``_phase_item``), as in ``batch_data_term``
 NORM_PASS, STEP_PASS = 2, 3  # the update's blocks of θ (``_update_block``), as in ``update_theta``
+# the row units where each is a whole row group, each then a share of the step (``_step_share``)
+UNITS_THEN_STEP = 4
+# the counters in ``Workspace.sync`` of a UNITS_THEN_STEP phase: its items started, finished, and
+# the next block of θ to step
+STARTED, FINISHED, NEXT_BLOCK = 0, SYNC_STRIDE, 2 * SYNC_STRIDE
 
 # How a minibatch runs (``regime_of``, a function of the shapes alone)
 SERIAL, UNITS, ROWS_PARALLEL = 0, 1, 2
@@ -1074,15 +1089,50 @@ def epoch_kernels_of(kernels, data, X_csr, sample_idx, theta, net, work, step, d
     return update_kernels_of(kernels, theta, work, step, fused=large or None)
 
 
+@jit(internal=True, nrt=False)  # from _epoch_item (_config: nrt=False)
+def _step_share(kernels, data, idx, theta, net, work, step, eta, n_items):
+    """After a row group's item of a UNITS_THEN_STEP phase of ``n_items`` items: where it is
+    the last to finish, the optimizer's step of θ block by block (``_update_block``, as the
+    STEP_PASS would), else where the others run now on other threads, wait for them (at most
+    SPIN_LIMIT polls) and take blocks too; where one has not started, return (it may run next
+    on this very thread, and will find itself last). The blocks are n_items shares of
+    consecutive blocks, each taken once (an atomic counter), so θ gets the same bits whichever
+    thread steps it. Not with gradient clipping, whose norm pass covers all blocks before any
+    block steps."""
+    sync = work.sync
+    if atomic_add(sync, FINISHED, 1) + 1 < n_items:  # another group's gradients are not done
+        if atomic_load(sync, STARTED) < n_items:
+            return
+        polls = 0
+        while atomic_load(sync, FINISHED) < n_items:
+            polls += 1
+            if polls == SPIN_LIMIT:  # its thread stalled: the last one steps alone
+                return
+    sw_sum = _batch_sums(work.stats, data.sw, idx, net.units, net.out)[1]
+    n_blocks = (theta.shape[0] + UPDATE_BLOCK - 1) // UPDATE_BLOCK
+    one = theta.dtype.type(1)
+    share = atomic_add(sync, NEXT_BLOCK, 1)  # n_items shares of consecutive blocks
+    while share < n_items:
+        for blk in range(share * n_blocks // n_items, (share + 1) * n_blocks // n_items):
+            _update_block(kernels, theta, work, net.b_off[0], step, eta, sw_sum, blk,
+                          STEP_PASS, one)
+        share = atomic_add(sync, NEXT_BLOCK, 1)
+
+
 # called through its address (EPOCH_ITEM): compiled once; once per item of every phase of a
 # minibatch, with all of the fit's records, so without reference counting (_config: nrt=False)
 @jit(internal=True, nrt=False)
 def _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout, phase, i):
     """Item i of ``run_epoch``'s phase ``phase`` = (which, items, ``_plan``'s plan, η, Σw,
     clipping's scale): a row unit or a block of the weight gradients (``_phase_item``), or
-    block i of θ in clipping's norm pass or in the step (``_update_block``)."""
+    block i of θ in clipping's norm pass or in the step (``_update_block``), or a whole row
+    group and then its share of the step (UNITS_THEN_STEP, ``_step_share``)."""
     which, n, plan, eta, sw_sum, scale = phase
-    if which < NORM_PASS:
+    if which == UNITS_THEN_STEP:
+        atomic_add(work.sync, STARTED, 1)
+        _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, ROW_UNITS, plan, i)
+        _step_share(kernels, data, idx, theta, net, work, step, eta, n)
+    elif which < NORM_PASS:
         _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, which, plan, i)
     else:
         _update_block(kernels, theta, work, net.b_off[0], step, eta, sw_sum, i, which, scale)
@@ -1126,6 +1176,11 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
         n_threads, n_units, n_grad, plan = _begin_batch(b_kernels, b_data, b_X_csr, b_idx,
                                                         b_theta, b_net, b_work, b_dropout)
         groups, per_group, per_block, blocks, fused, own_wt = plan  # (a prange body takes no tuple)
+        # each group whole on a thread: the step in the groups' parallel region (_step_share)
+        share_step = n_grad == 0 and n_units > 1 and n_threads > 1 and not clip
+        if share_step:
+            sync = b_work.sync
+            sync[STARTED] = sync[FINISHED] = sync[NEXT_BLOCK] = 0
         if step.solver == ADAM:
             t += 1
         eta = step_size(b_theta, b_step, t)
@@ -1142,10 +1197,11 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
             else:
                 if clip:
                     scale = _clip_scale(b_theta, b_work, b_step, n_blocks)
-                items = n_blocks
+                items = 0 if share_step else n_blocks
             # the phase's tuple is made in the loop's body from scalars: a prange body cannot
             # take a tuple of tuples (or of one type) from outside
-            which_i, items_i = np.int64(which), np.int64(items)
+            which_i = np.int64(UNITS_THEN_STEP if share_step and which == ROW_UNITS else which)
+            items_i = np.int64(items)
             if items > 1 and (update_parallel if which >= NORM_PASS else n_threads > 1):
                 for i in prange(items):
                     call_native(kernel_at(kernels, EPOCH_ITEM, 0),

@@ -164,3 +164,49 @@ else:
             return context.get_dummy_value()
 
         return types.none(kernel, args), codegen
+
+
+if numba.config.DISABLE_JIT:
+
+    def atomic_add(array, i, value):
+        """array[i] += value; the value before (pure Python: one thread at a time)."""
+        old = array[i]
+        array[i] = old + value
+        return old
+
+    def atomic_load(array, i):
+        """array[i]."""
+        return array[i]
+
+else:
+
+    @intrinsic
+    def atomic_add(typingctx, array, i, value):
+        """array[i] += value as one atomic step (sequentially consistent) of an int64 array;
+        returns the value before. The writes a thread made before it are seen by a thread that
+        reads the sum with ``atomic_load`` after."""
+        if not (isinstance(array, types.Array) and array.dtype == types.int64):
+            return None
+        sig = types.int64(array, types.intp, types.int64)
+
+        def codegen(context, builder, sig, llargs):
+            ary = context.make_array(sig.args[0])(context, builder, llargs[0])
+            ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [llargs[1]])
+            return builder.atomic_rmw("add", ptr, llargs[2], "seq_cst")
+
+        return sig, codegen
+
+    @intrinsic
+    def atomic_load(typingctx, array, i):
+        """array[i] of an int64 array, read atomically (acquire): never hoisted out of a loop
+        that waits for another thread's ``atomic_add``."""
+        if not (isinstance(array, types.Array) and array.dtype == types.int64):
+            return None
+        sig = types.int64(array, types.intp)
+
+        def codegen(context, builder, sig, llargs):
+            ary = context.make_array(sig.args[0])(context, builder, llargs[0])
+            ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [llargs[1]])
+            return builder.load_atomic(ptr, "acquire", 8)
+
+        return sig, codegen
