@@ -349,11 +349,11 @@ ADAM_FROM_PARTS_MIN_BYTES = 512 << 10
 UPDATE_PARALLEL_MIN = 4096
 # Where each row group of a batch runs whole on a thread (_epoch._plan's fused plan), the
 # optimizer's step runs in the same parallel region as the groups, not in one of its own
-# (_epoch.step_share): the group that finishes last steps θ's blocks, and a group that finished
+# (_epoch._step_share): the group that finishes last steps θ's blocks, and a group that finished
 # before it, while it was still running on another thread, waits for it (at most SPIN_LIMIT
-# polls, a few ms) and takes blocks too. The step's region cost about 10 µs of a 100 µs digits
+# polls, 1-15 ms) and takes blocks too. The step's region cost about 10 µs of a 100 µs digits
 # batch (docs/performance.md).
-SPIN_LIMIT = 1 << 22
+SPIN_LIMIT = 1 << 18  # polls, each with the processor's pause hint (10-140 cycles)
 # int64s between two of the counters of ``Workspace.sync`` (a cache line: no false sharing).
 SYNC_STRIDE = 8
 # Work (flops) of one compiled call in fit and predict: a longer epoch runs as several calls over

@@ -53,6 +53,7 @@ from ._native import (
     call_native,
     kernel_at,
     kernel_table,
+    spin_pause,
 )
 from ._optimizers import (
     ADAM,
@@ -1105,6 +1106,7 @@ def _step_share(kernels, data, idx, theta, net, work, step, eta, n_items):
             return
         polls = 0
         while atomic_load(sync, FINISHED) < n_items:
+            spin_pause()
             polls += 1
             if polls == SPIN_LIMIT:  # its thread stalled: the last one steps alone
                 return

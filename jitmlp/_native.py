@@ -17,10 +17,12 @@ The arrays passed are borrowed (``_borrowed``): the callee does not count refere
 
 from __future__ import annotations
 
+import platform
 import zlib
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
@@ -178,6 +180,9 @@ if numba.config.DISABLE_JIT:
         """array[i]."""
         return array[i]
 
+    def spin_pause():
+        """Nothing (pure Python)."""
+
 else:
 
     @intrinsic
@@ -208,5 +213,28 @@ else:
             ary = context.make_array(sig.args[0])(context, builder, llargs[0])
             ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [llargs[1]])
             return builder.load_atomic(ptr, "acquire", 8)
+
+        return sig, codegen
+
+    _MACHINE = platform.machine().lower()
+
+    @intrinsic
+    def spin_pause(typingctx):
+        """The processor's hint for one poll of a wait loop (x86 ``pause``, arm64 ``yield``;
+        nothing elsewhere): the poll yields the core's resources to a sibling hyperthread (which
+        may be the very thread waited for) and leaves the loop without a memory-order stall."""
+        sig = types.void()
+
+        def codegen(context, builder, sig, llargs):
+            if _MACHINE in ("x86_64", "amd64", "i386", "i686"):
+                fn = cgutils.get_or_insert_function(
+                    builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
+                builder.call(fn, [])
+            elif _MACHINE in ("aarch64", "arm64"):
+                fn = cgutils.get_or_insert_function(
+                    builder.module, ir.FunctionType(ir.VoidType(), [ir.IntType(32)]),
+                    "llvm.aarch64.hint")
+                builder.call(fn, [ir.Constant(ir.IntType(32), 1)])  # hint #1: yield
+            return context.get_dummy_value()
 
         return sig, codegen

@@ -96,7 +96,7 @@ class Layout:
                 ‖grad θ‖²; float64, 2 x the blocks
         grad    grad θ, laid out like θ
         sync    int64 counters of a batch's items where they share its optimizer step
-                (``_epoch.step_share``), SYNC_STRIDE apart (a cache line each)
+                (``_epoch._step_share``), SYNC_STRIDE apart (a cache line each)
         """
         cap = max((nb for nb in (batch_sizes or [n_rows]) if nb > 0), default=1)
         h_off = np.concatenate(([0], np.cumsum(cap * self.units))).astype(np.int64)

@@ -55,7 +55,7 @@ class Workspace(NamedTuple):
     stats: np.ndarray  # float64 per row: the row's loss
     penalty: np.ndarray  # float64, two per block of the optimizer step
     grad: np.ndarray  # grad θ, laid out like θ
-    sync: np.ndarray  # int64 counters of a batch's items (``_epoch.step_share``), a line apart
+    sync: np.ndarray  # int64 counters of a batch's items (``_epoch._step_share``), a line apart
 
 
 class Step(NamedTuple):
