@@ -171,8 +171,9 @@ NORM_PASS, STEP_PASS = 2, 3  # the update's blocks of θ (``_update_block``), as
 # the row units where each is a whole row group, each then a share of the step (``_step_share``)
 UNITS_THEN_STEP = 4
 # the counters in ``Workspace.sync`` of a UNITS_THEN_STEP phase: its items started, finished, and
-# the next block of θ to step
-STARTED, FINISHED, NEXT_BLOCK = 0, SYNC_STRIDE, 2 * SYNC_STRIDE
+# the next share of θ's blocks to step; SYNC_SIZE int64s in all (``Layout.workspace``)
+STARTED, FINISHED, NEXT_SHARE = 0, SYNC_STRIDE, 2 * SYNC_STRIDE
+SYNC_SIZE = 3 * SYNC_STRIDE
 
 # How a minibatch runs (``regime_of``, a function of the shapes alone)
 SERIAL, UNITS, ROWS_PARALLEL = 0, 1, 2
@@ -795,19 +796,29 @@ def _begin_batch(kernels, data, X_csr, idx, theta, net, work, dropout):
 
 
 @jit(internal=True)
-def _batch_sums(stats, sw, idx, units, out):
-    """(Σ_n w_n·loss_n, Σ_n w_n) of a minibatch, in row order, from the per-row losses in
-    ``stats``."""
-    nb = idx.shape[0]
+def _batch_loss(stats, sw, idx, units, out):
+    """Σ_n w_n·loss_n of a minibatch, in row order, from the per-row losses in ``stats``."""
     data_loss = 0.0
-    sw_sum = 0.0
-    for r in range(nb):
-        w = float(sw[idx[r]])
-        data_loss += w * stats[r]
-        sw_sum += w
+    for r in range(idx.shape[0]):
+        data_loss += float(sw[idx[r]]) * stats[r]
     if out == O_IDENTITY or out == O_HUBER:  # (MEAN_OVER_OUTPUTS)
         data_loss /= units[units.shape[0] - 1]  # scikit-learn: squared error averaged over outputs
-    return data_loss, sw_sum
+    return data_loss
+
+
+@jit(internal=True)
+def _weight_sum(sw, idx):
+    """Σ_n w_n of a minibatch, in row order: known before its data term."""
+    sw_sum = 0.0
+    for r in range(idx.shape[0]):
+        sw_sum += float(sw[idx[r]])
+    return sw_sum
+
+
+@jit(internal=True)
+def _batch_sums(stats, sw, idx, units, out):
+    """(Σ_n w_n·loss_n, Σ_n w_n) of a minibatch (``_batch_loss``, ``_weight_sum``)."""
+    return _batch_loss(stats, sw, idx, units, out), _weight_sum(sw, idx)
 
 
 @jit(inline="always")  # inlined into its (parallel) caller: no library of its own to link
@@ -1091,7 +1102,7 @@ def epoch_kernels_of(kernels, data, X_csr, sample_idx, theta, net, work, step, d
 
 
 @jit(internal=True, nrt=False)  # from _epoch_item (_config: nrt=False)
-def _step_share(kernels, data, idx, theta, net, work, step, eta, n_items):
+def _step_share(kernels, theta, net, work, step, eta, sw_sum, n_items):
     """After a row group's item of a UNITS_THEN_STEP phase of ``n_items`` items: where it is
     the last to finish, the optimizer's step of θ block by block (``_update_block``, as the
     STEP_PASS would), else where the others run now on other threads, wait for them (at most
@@ -1110,15 +1121,14 @@ def _step_share(kernels, data, idx, theta, net, work, step, eta, n_items):
             polls += 1
             if polls == SPIN_LIMIT:  # its thread stalled: the last one steps alone
                 return
-    sw_sum = _batch_sums(work.stats, data.sw, idx, net.units, net.out)[1]
     n_blocks = (theta.shape[0] + UPDATE_BLOCK - 1) // UPDATE_BLOCK
     one = theta.dtype.type(1)
-    share = atomic_add(sync, NEXT_BLOCK, 1)  # n_items shares of consecutive blocks
+    share = atomic_add(sync, NEXT_SHARE, 1)  # n_items shares of consecutive blocks
     while share < n_items:
         for blk in range(share * n_blocks // n_items, (share + 1) * n_blocks // n_items):
             _update_block(kernels, theta, work, net.b_off[0], step, eta, sw_sum, blk,
                           STEP_PASS, one)
-        share = atomic_add(sync, NEXT_BLOCK, 1)
+        share = atomic_add(sync, NEXT_SHARE, 1)
 
 
 # called through its address (EPOCH_ITEM): compiled once; once per item of every phase of a
@@ -1128,12 +1138,13 @@ def _epoch_item(kernels, data, X_csr, idx, theta, net, work, step, dropout, phas
     """Item i of ``run_epoch``'s phase ``phase`` = (which, items, ``_plan``'s plan, η, Σw,
     clipping's scale): a row unit or a block of the weight gradients (``_phase_item``), or
     block i of θ in clipping's norm pass or in the step (``_update_block``), or a whole row
-    group and then its share of the step (UNITS_THEN_STEP, ``_step_share``)."""
+    group and then its share of the step (UNITS_THEN_STEP, ``_step_share``; Σw known before
+    the data term)."""
     which, n, plan, eta, sw_sum, scale = phase
     if which == UNITS_THEN_STEP:
         atomic_add(work.sync, STARTED, 1)
         _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, ROW_UNITS, plan, i)
-        _step_share(kernels, data, idx, theta, net, work, step, eta, n)
+        _step_share(kernels, theta, net, work, step, eta, sw_sum, n)
     elif which < NORM_PASS:
         _phase_item(kernels, data, X_csr, idx, theta, net, work, dropout, which, plan, i)
     else:
@@ -1178,15 +1189,16 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
         n_threads, n_units, n_grad, plan = _begin_batch(b_kernels, b_data, b_X_csr, b_idx,
                                                         b_theta, b_net, b_work, b_dropout)
         groups, per_group, per_block, blocks, fused, own_wt = plan  # (a prange body takes no tuple)
-        # each group whole on a thread: the step in the groups' parallel region (_step_share)
-        share_step = n_grad == 0 and n_units > 1 and n_threads > 1 and not clip
+        # each group whole on its own thread (``_plan``): the step in the groups' parallel
+        # region (_step_share)
+        share_step = own_wt and not clip
         if share_step:
             sync = b_work.sync
-            sync[STARTED] = sync[FINISHED] = sync[NEXT_BLOCK] = 0
+            sync[STARTED] = sync[FINISHED] = sync[NEXT_SHARE] = 0
         if step.solver == ADAM:
             t += 1
         eta = step_size(b_theta, b_step, t)
-        data_loss, sw_sum = 0.0, 0.0
+        data_loss, sw_sum = 0.0, _weight_sum(b_data.sw, b_idx)
         scale = T(1)
         for which in range(ROW_UNITS, STEP_PASS + 1):
             if which == ROW_UNITS:
@@ -1194,7 +1206,7 @@ def run_epoch(kernels, data, X_csr, sample_idx, theta, net, work, step, t, accum
             elif which == GRAD_BLOCKS:
                 items = n_grad
             elif which == NORM_PASS:  # the data term is complete
-                data_loss, sw_sum = _batch_sums(b_work.stats, b_data.sw, b_idx, units, net.out)
+                data_loss = _batch_loss(b_work.stats, b_data.sw, b_idx, units, net.out)
                 items = n_blocks if clip else 0
             else:
                 if clip:

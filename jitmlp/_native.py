@@ -185,18 +185,25 @@ if numba.config.DISABLE_JIT:
 
 else:
 
+    def _is_int64_array(typ):
+        return isinstance(typ, types.Array) and typ.dtype == types.int64
+
+    def _item_pointer(context, builder, array_type, array, i):
+        """The address of array[i] (1-D) in generated code."""
+        ary = context.make_array(array_type)(context, builder, array)
+        return cgutils.get_item_pointer(context, builder, array_type, ary, [i])
+
     @intrinsic
     def atomic_add(typingctx, array, i, value):
         """array[i] += value as one atomic step (sequentially consistent) of an int64 array;
         returns the value before. The writes a thread made before it are seen by a thread that
         reads the sum with ``atomic_load`` after."""
-        if not (isinstance(array, types.Array) and array.dtype == types.int64):
+        if not _is_int64_array(array):
             return None
         sig = types.int64(array, types.intp, types.int64)
 
         def codegen(context, builder, sig, llargs):
-            ary = context.make_array(sig.args[0])(context, builder, llargs[0])
-            ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [llargs[1]])
+            ptr = _item_pointer(context, builder, sig.args[0], llargs[0], llargs[1])
             return builder.atomic_rmw("add", ptr, llargs[2], "seq_cst")
 
         return sig, codegen
@@ -205,13 +212,12 @@ else:
     def atomic_load(typingctx, array, i):
         """array[i] of an int64 array, read atomically (acquire): never hoisted out of a loop
         that waits for another thread's ``atomic_add``."""
-        if not (isinstance(array, types.Array) and array.dtype == types.int64):
+        if not _is_int64_array(array):
             return None
         sig = types.int64(array, types.intp)
 
         def codegen(context, builder, sig, llargs):
-            ary = context.make_array(sig.args[0])(context, builder, llargs[0])
-            ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, [llargs[1]])
+            ptr = _item_pointer(context, builder, sig.args[0], llargs[0], llargs[1])
             return builder.load_atomic(ptr, "acquire", 8)
 
         return sig, codegen

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._config import SYNC_STRIDE, UPDATE_BLOCK
-from ._epoch import row_groups
+from ._config import UPDATE_BLOCK
+from ._epoch import SYNC_SIZE, row_groups
 from ._records import Network, Workspace
 
 
@@ -96,7 +96,7 @@ class Layout:
                 ‖grad θ‖²; float64, 2 x the blocks
         grad    grad θ, laid out like θ
         sync    int64 counters of a batch's items where they share its optimizer step
-                (``_epoch._step_share``), SYNC_STRIDE apart (a cache line each)
+                (``_epoch._step_share``), a cache line apart
         """
         cap = max((nb for nb in (batch_sizes or [n_rows]) if nb > 0), default=1)
         h_off = np.concatenate(([0], np.cumsum(cap * self.units))).astype(np.int64)
@@ -116,4 +116,4 @@ class Layout:
         stats = np.empty(cap, dtype=np.float64)
         penalty = np.empty(2 * -(-self.size // UPDATE_BLOCK), dtype=np.float64)
         return Workspace(h_off, h, grad_a, wt, parts, stats, penalty,
-                         np.empty(self.size, dtype=dtype), np.zeros(3 * SYNC_STRIDE, np.int64))
+                         np.empty(self.size, dtype=dtype), np.zeros(SYNC_SIZE, np.int64))

@@ -27,13 +27,14 @@ from jitmlp._config import UPDATE_BLOCK
 from jitmlp._epoch import (
     EPOCH_ITEM,
     FINISHED,
-    NEXT_BLOCK,
+    NEXT_SHARE,
     ROW_UNITS,
     STARTED,
     STEP_PASS,
     UNITS_THEN_STEP,
     _batch_sums,
     _plan,
+    _weight_sum,
     schedule,
     step_size,
 )
@@ -48,14 +49,15 @@ def _one_batch(kernels, data, X_csr, idx, theta, net, work, step, dropout, share
     plan = _plan(idx.shape[0], net.units, False, 2)
     eta = step_size(theta, step, 1)
     one = theta.dtype.type(1)
-    if shared:
+    if shared:  # Σw known before the data term, as run_epoch passes it
+        sw_sum = _weight_sum(data.sw, idx)
         work.sync[STARTED] = started
         work.sync[FINISHED] = 0
-        work.sync[NEXT_BLOCK] = 0
+        work.sync[NEXT_SHARE] = 0
         for i in range(2):
             call_native(kernel_at(kernels, EPOCH_ITEM, 0),
                         (kernels, data, X_csr, idx, theta, net, work, step, dropout,
-                         (np.int64(UNITS_THEN_STEP), np.int64(2), plan, eta, 0.0, one),
+                         (np.int64(UNITS_THEN_STEP), np.int64(2), plan, eta, sw_sum, one),
                          np.int64(i)))
         return
     for i in range(2):
@@ -111,7 +113,7 @@ def test_fit_runs_the_groups_with_the_shared_step(epoch_arguments):
     kernels, data, X_csr, order, theta, net, work, step = epoch_arguments[:8]
     assert schedule(200, net.units, 2) == (2, 0)  # two whole groups, no gradient phase
     assert step.max_grad_norm == np.inf  # no clipping: run_epoch shares the step
-    assert work.sync.dtype == np.int64 and work.sync.shape[0] > NEXT_BLOCK
+    assert work.sync.dtype == np.int64 and work.sync.shape[0] > NEXT_SHARE
 
 
 @pytest.mark.parametrize("started", [0, 1], ids=["partner-not-started", "wait-gives-up"])
